@@ -1,0 +1,3 @@
+from rnn_analysis.cli import main
+
+raise SystemExit(main())

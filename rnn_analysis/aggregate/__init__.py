@@ -1,0 +1,1 @@
+"""Per-task comparison of networks: similarity matrices and per-network summaries."""

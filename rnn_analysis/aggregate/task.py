@@ -1,0 +1,146 @@
+"""The ``aggregate`` step of one task: per-network summary and pairwise similarity."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from rnn_analysis.config import NETWORK_AXES, AggregateParams
+from rnn_analysis.hyperparameters import from_mapping
+from rnn_analysis.io import provenance, write_netcdf
+from rnn_analysis.similarity import get_metric
+
+#: Largest number of unstable modes counted separately in the summary; more are pooled.
+MAX_UNSTABLE_MODES = 3
+
+
+def _label_coords(rows: Sequence[Mapping[str, Any]], dim: str, suffix: str = "") -> dict:
+    coords = {}
+    for axis in NETWORK_AXES:
+        values = [row[axis] for row in rows]
+        dtype = float if axis == "noise" else (int if axis == "seed" else str)
+        coords[f"{axis}{suffix}"] = (dim, np.array(values, dtype=dtype))
+    coords[f"network_key{suffix}"] = (dim, np.array([row["network"] for row in rows], dtype=str))
+    coords[f"status{suffix}"] = (dim, np.array([row["status"] for row in rows], dtype=str))
+    return coords
+
+
+def _fixed_point_counts(ds: xr.Dataset) -> dict[str, int]:
+    if "kind" not in ds or ds.sizes.get("fixed_point", 0) == 0:
+        n = 0 if "analysis_skipped" not in ds.attrs else -1
+        counts = {"n_fixed_points": n, "n_stable": n, "n_slow_points": n}
+        counts.update({f"n_saddles_{k}": n for k in range(1, MAX_UNSTABLE_MODES + 1)})
+        return counts
+    fixed = ds["kind"].values == "fixed"
+    unstable = ds["n_unstable"].values
+    counts = {
+        "n_fixed_points": int(fixed.sum()),
+        "n_stable": int((fixed & (unstable == 0)).sum()),
+        "n_slow_points": int((~fixed).sum()),
+    }
+    for k in range(1, MAX_UNSTABLE_MODES + 1):
+        match = unstable >= k if k == MAX_UNSTABLE_MODES else unstable == k
+        counts[f"n_saddles_{k}"] = int((fixed & match).sum())
+    return counts
+
+
+_SUMMARY_ATTRS = {
+    "status_reason": ("why training stopped", ""),
+    "iterations": ("training updates", "1"),
+    "training_wall_time_s": ("training wall time of the job", "s"),
+    "performance_noisy": ("performance on fresh noisy trials", "1"),
+    "performance_noise_free": ("performance on noise-free trials", "1"),
+    "n_fixed_points": ("fixed points found (-1: not analysed)", "1"),
+    "n_stable": ("stable fixed points", "1"),
+    "n_slow_points": ("slow points", "1"),
+    **{
+        f"n_saddles_{k}": (f"saddles with {k} unstable mode(s)", "1")
+        for k in range(1, MAX_UNSTABLE_MODES)
+    },
+    f"n_saddles_{MAX_UNSTABLE_MODES}": (
+        f"saddles with {MAX_UNSTABLE_MODES} or more unstable modes",
+        "1",
+    ),
+    "in_similarity": ("network is part of the similarity matrices", "1"),
+}
+
+
+def aggregate_task(
+    task: str,
+    options: Mapping[str, Any],
+    analyses: Sequence[str | Path],
+    similarity_out: str | Path,
+    summary_out: str | Path,
+    log: Callable[[str], None] = print,
+) -> tuple[xr.Dataset, xr.Dataset]:
+    """Summarise and compare every analysed network of ``task``; write both datasets."""
+    params = from_mapping(AggregateParams, options, "aggregate")
+    rows: list[dict[str, Any]] = []
+    representations: list[np.ndarray] = []
+    for path in analyses:
+        with xr.open_dataset(path) as ds:
+            ds = ds.load()
+        if ds.attrs.get("task") != task:
+            raise ValueError(f"{path}: belongs to task {ds.attrs.get('task')!r}, not {task!r}")
+        row = {axis: ds.attrs[axis] for axis in NETWORK_AXES}
+        row.update(
+            network=ds.attrs["network"],
+            status=ds.attrs["status"],
+            status_reason=ds.attrs.get("status_reason", ""),
+            iterations=int(ds.attrs["iterations"]),
+            training_wall_time_s=float(ds.attrs.get("training_wall_time_s", np.nan)),
+            performance_noisy=float(ds["performance_noisy"])
+            if "performance_noisy" in ds
+            else np.nan,
+            performance_noise_free=(
+                float(ds["performance_noise_free"]) if "performance_noise_free" in ds else np.nan
+            ),
+            **_fixed_point_counts(ds),
+        )
+        usable = "probe_hidden" in ds and bool(np.isfinite(ds["probe_hidden"].values).all())
+        wanted = (row["status"] != "diverged" or params.include_diverged) and (
+            row["status"] != "not_converged" or params.include_not_converged
+        )
+        row["in_similarity"] = bool(usable and wanted)
+        if row["in_similarity"]:
+            hidden = ds["probe_hidden"].values
+            representations.append(hidden.reshape(-1, hidden.shape[-1]))
+        rows.append(row)
+    log(f"{task}: {len(rows)} networks, {len(representations)} in the similarity matrices")
+
+    summary = xr.Dataset(coords=_label_coords(rows, "network"))
+    for key, (long_name, units) in _SUMMARY_ATTRS.items():
+        values = np.array([row[key] for row in rows])
+        if key == "status_reason":
+            values = values.astype(str)
+        summary[key] = ("network", values, {"long_name": long_name, "units": units})
+    meta = {
+        "task": task,
+        "aggregate_options": json.dumps(params.to_dict(), sort_keys=True),
+        "provenance": json.dumps(provenance(), sort_keys=True),
+    }
+    summary.attrs = {**meta, "title": f"per-network summary of task {task}"}
+
+    chosen = [row for row in rows if row["in_similarity"]]
+    similarity = xr.Dataset(
+        coords={**_label_coords(chosen, "network"), **_label_coords(chosen, "network_b", "_b")}
+    )
+    for name in params.metrics:
+        metric = get_metric(name)
+        log(f"{task}: {name} over {len(chosen)} networks")
+        matrix = metric.pairwise(representations) if chosen else np.zeros((0, 0))
+        similarity[name] = (
+            ("network", "network_b"),
+            matrix,
+            {**metric.attrs(), "long_name": f"{metric.long_name} distance"},
+        )
+    similarity.attrs = {**meta, "title": f"pairwise distances between networks of task {task}"}
+    for out, ds in ((summary_out, summary), (similarity_out, similarity)):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        write_netcdf(ds, Path(out))
+    return similarity, summary

@@ -1,0 +1,1 @@
+"""Per-network analysis: evaluation, probe trajectories and fixed points."""

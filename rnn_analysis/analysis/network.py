@@ -1,0 +1,135 @@
+"""The ``analyze`` step of one network: evaluation, probe trajectories, fixed points."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from rnn_analysis import seeding
+from rnn_analysis.analysis.fixed_points import find_fixed_points
+from rnn_analysis.analysis.params import AnalysisParams
+from rnn_analysis.architectures import Architecture
+from rnn_analysis.hyperparameters import from_mapping
+from rnn_analysis.io import META_FILE, MODEL_FILE, load_models, provenance, read_meta, write_netcdf
+from rnn_analysis.tasks import TASKS, Task, TrialBatch
+from rnn_analysis.training.bptt import masked_mse
+
+
+def _run(model: Architecture, batch: TrialBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.no_grad():
+        return model(batch.inputs.unsqueeze(0).to(torch.get_default_dtype()))
+
+
+def evaluate(model: Architecture, task: Task, noise: float, n_trials: int, seed: int) -> xr.Dataset:
+    """Performance and loss on fresh noisy trials and on the same trials without noise."""
+    out = {}
+    for name, level in (("noisy", noise), ("noise_free", 0.0)):
+        batch = task.generate(n_trials, seeding.generator(seed, "evaluation"), level)
+        _, outputs = _run(model, batch)
+        score = task.score(outputs[0], batch).mean().item()
+        stacked = TrialBatch(batch.inputs[None], batch.targets[None], batch.mask[None])
+        loss = masked_mse(outputs, stacked).item()
+        label = "noisy" if name == "noisy" else "noise-free"
+        out[f"performance_{name}"] = (
+            (),
+            score,
+            {"long_name": f"{task.performance_name} on {label} trials", "units": "1"},
+        )
+        out[f"loss_{name}"] = ((), loss, {"long_name": f"MSE on {label} trials", "units": "1"})
+    return xr.Dataset(out)
+
+
+def probe_trajectories(model: Architecture, task: Task) -> tuple[xr.Dataset, torch.Tensor]:
+    """Hidden activity and outputs on the task's probe set; also the full states."""
+    probe = task.probe_set()
+    states, outputs = _run(model, probe)
+    hidden = model.hidden(states[0])
+    coords = {f"probe_{k}": ("probe_trial", np.asarray(v)) for k, v in probe.conditions.items()}
+    ds = xr.Dataset(
+        {
+            "probe_hidden": (
+                ("probe_trial", "time", "unit"),
+                hidden.numpy(),
+                {"long_name": "unit activity on the probe set", "units": "1"},
+            ),
+            "probe_output": (
+                ("probe_trial", "time", "output"),
+                outputs[0].numpy(),
+                {"long_name": "readout on the probe set", "units": "1"},
+            ),
+            "probe_input": (
+                ("probe_trial", "time", "input_channel"),
+                probe.inputs.numpy(),
+                {"long_name": "probe inputs", "units": "1"},
+            ),
+        },
+        coords={"time": ("time", np.arange(probe.n_steps)), **coords},
+    )
+    return ds, states
+
+
+def analyze_network(
+    spec: Mapping[str, Any],
+    folder: str | Path,
+    out: str | Path,
+    log: Callable[[str], None] = print,
+) -> xr.Dataset:
+    """Analyse the trained network in ``folder``; write and return its dataset."""
+    folder = Path(folder)
+    meta = read_meta(folder)
+    labels = spec["network"]
+    task_cls = TASKS[labels["task"]]
+    task = task_cls(from_mapping(task_cls.Params, spec["task"], "tasks"))
+    params = from_mapping(AnalysisParams, spec["analysis"], "analysis")
+    model = load_models([folder / MODEL_FILE])
+    model.requires_grad_(False)
+
+    attrs = {
+        **{k: v for k, v in labels.items()},
+        "network": "{task}/{architecture}/{learning_rule}/noise{noise:g}/seed{seed}".format(
+            **labels
+        ),
+        "status": meta["status"],
+        "status_reason": meta.get("reason", ""),
+        "iterations": int(meta["iterations"]),
+        "training_wall_time_s": float(meta.get("wall_time_s", np.nan)),
+        "training_spec": json.dumps(meta.get("spec", {}), sort_keys=True),
+        "analysis_spec": json.dumps(dict(spec), sort_keys=True),
+        "provenance": json.dumps(provenance(), sort_keys=True),
+        "source": str(folder / META_FILE),
+    }
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    if not finite:
+        log(f"{folder}: weights are not finite (status {meta['status']}); analysis skipped")
+        ds = xr.Dataset(attrs={**attrs, "analysis_skipped": "non-finite weights"})
+        write_netcdf(ds, Path(out))
+        return ds
+
+    log(f"{folder}: evaluating on {params.evaluation_trials} trials")
+    evaluation = evaluate(
+        model, task, float(labels["noise"]), params.evaluation_trials, int(labels["seed"])
+    )
+    probe, states = probe_trajectories(model, task)
+    log(
+        f"{folder}: {task.performance_name} noisy {evaluation.performance_noisy.item():.4f}, "
+        f"noise-free {evaluation.performance_noise_free.item():.4f}"
+    )
+    fp_params = params.fixed_points
+    log(f"{folder}: searching fixed points from {fp_params.n_initial_states} initial states")
+    fixed_points = find_fixed_points(model, states, task.static_inputs(), fp_params)[0]
+    kind = fixed_points["kind"].values if fixed_points.sizes.get("fixed_point") else []
+    stable = fixed_points["stable"].values if fixed_points.sizes.get("fixed_point") else []
+    n_fixed = int(np.sum(np.asarray(kind) == "fixed"))
+    n_stable = int(np.sum((np.asarray(kind) == "fixed") & np.asarray(stable, dtype=bool)))
+    log(f"{folder}: {n_fixed} fixed points, {n_stable} stable")
+    fp_attrs = {f"fixed_points_{k}": v for k, v in fixed_points.attrs.items()}
+    ds = xr.merge([evaluation, probe, fixed_points.drop_attrs()], combine_attrs="drop")
+    ds.attrs = {**attrs, **fp_attrs}
+    write_netcdf(ds, Path(out))
+    return ds

@@ -1,0 +1,28 @@
+"""Hyperparameters of the per-network analysis, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rnn_analysis.analysis.fixed_points import FixedPointParams
+from rnn_analysis.hyperparameters import Hyperparameters
+
+
+@dataclass(frozen=True)
+class AnalysisParams(Hyperparameters):
+    """Options of the ``analyze`` step.
+
+    Attributes
+    ----------
+    evaluation_trials : int, default 2000
+        Fresh trials for the noisy and the noise-free evaluation.
+    fixed_points : FixedPointParams
+        The fixed-point finder's hyperparameters (see its docstring for defaults).
+    """
+
+    evaluation_trials: int = 2000
+    fixed_points: FixedPointParams = field(default_factory=FixedPointParams)
+
+    def __post_init__(self) -> None:
+        if self.evaluation_trials < 1:
+            raise ValueError(f"evaluation_trials must be >= 1, got {self.evaluation_trials}")

@@ -1,0 +1,73 @@
+"""Command line (``python -m rnn_analysis``) and the logging set-up every job uses."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import torch
+
+LOGGER = logging.getLogger("rnn_analysis")
+
+
+@contextlib.contextmanager
+def run_logged(log_file: str | Path | None, threads: int = 1) -> Iterator[Callable[[str], None]]:
+    """Log to ``log_file`` (and stderr), limit torch to ``threads``, record any failure.
+
+    Yields the function to call with one line of progress.
+    """
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="w"))
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        yield LOGGER.info
+    except BaseException:
+        LOGGER.error("failed:\n%s", traceback.format_exc())
+        raise
+    finally:
+        for handler in handlers:
+            handler.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rnn_analysis", description="Population studies of trained RNNs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check-config", help="validate a config file and count its networks")
+    p.add_argument("config")
+    p = sub.add_parser("overview", help="print the overview of finished aggregates")
+    p.add_argument("results", help="the results folder of a sweep")
+    args = parser.parse_args(argv)
+
+    if args.command == "check-config":
+        from rnn_analysis.config import load_config
+        from rnn_analysis.errors import ConfigError
+
+        try:
+            sweep = load_config(args.config)
+        except ConfigError as err:
+            print(f"invalid config: {err}", file=sys.stderr)
+            return 2
+        print(f"{args.config}: {len(sweep.networks)} networks in {len(sweep.cells)} grid cells")
+    elif args.command == "overview":
+        from rnn_analysis.aggregate.overview import write_overview
+
+        folder = Path(args.results) / "aggregate"
+        summaries = sorted(str(p) for p in folder.glob("*/summary.nc"))
+        similarities = sorted(str(p) for p in folder.glob("*/similarity.nc"))
+        print(write_overview(summaries, similarities, None))
+    return 0

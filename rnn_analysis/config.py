@@ -1,0 +1,408 @@
+"""The sweep config: validation, the grid of networks, and each network's resolved spec.
+
+``Sweep.from_config`` is called when the workflow starts (after the JSON-schema
+check) and by every job; it raises :class:`ConfigError` naming the key and value of
+anything a run cannot use, before any job starts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rnn_analysis.architectures import ARCHITECTURES
+from rnn_analysis.errors import ConfigError
+from rnn_analysis.hyperparameters import Hyperparameters, from_mapping
+from rnn_analysis.tasks import TASKS
+from rnn_analysis.training import LEARNING_RULES
+from rnn_analysis.training.stopping import StoppingParams
+
+#: Grid axes of a cell, in the order used in paths and dataset coordinates.
+CELL_AXES = ("task", "architecture", "learning_rule", "noise")
+#: Grid axes of a network.
+NETWORK_AXES = (*CELL_AXES, "seed")
+_AXIS_KEYS = {
+    "task": "task",
+    "architecture": "architecture",
+    "learning_rule": "learning_rule",
+    "noise": "noise",
+}
+
+
+def format_noise(noise: float) -> str:
+    """Noise level as it appears in paths: ``0.1`` → ``"0.1"``, ``0`` → ``"0"``."""
+    return f"{noise:g}"
+
+
+@dataclass(frozen=True, order=True)
+class Network:
+    """One network of the grid."""
+
+    task: str
+    architecture: str
+    learning_rule: str
+    noise: float
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """Relative path of the network's folder, also its label in datasets."""
+        return (
+            f"{self.task}/{self.architecture}/{self.learning_rule}/"
+            f"noise{format_noise(self.noise)}/seed{self.seed}"
+        )
+
+    @property
+    def cell(self) -> tuple[str, str, str, float]:
+        return (self.task, self.architecture, self.learning_rule, self.noise)
+
+    def labels(self) -> dict[str, Any]:
+        return {axis: getattr(self, axis) for axis in NETWORK_AXES}
+
+
+@dataclass(frozen=True)
+class JobParams(Hyperparameters):
+    """How the work is split into jobs and what each asks of the scheduler.
+
+    Attributes
+    ----------
+    seeds_per_job : int, default 2
+        Seeds of one grid cell trained together, as one ensemble, by one ``train`` job.
+        Changing it regroups the jobs and so retrains.
+    device : {"auto", "cpu", "cuda"}, default "auto"
+        Where training runs; "auto" uses a GPU when the job has one.
+    train_threads : int, default 1
+    train_mem_mb : int, default 2000
+    train_runtime : int, default 120
+        Minutes.
+    train_gpus : int, default 0
+        GPUs requested per ``train`` job.
+    analyze_threads : int, default 1
+    analyze_mem_mb : int, default 2000
+    analyze_runtime : int, default 60
+    aggregate_threads : int, default 1
+    aggregate_mem_mb : int, default 4000
+    aggregate_runtime : int, default 60
+    """
+
+    seeds_per_job: int = 2
+    device: str = "auto"
+    train_threads: int = 1
+    train_mem_mb: int = 2000
+    train_runtime: int = 120
+    train_gpus: int = 0
+    analyze_threads: int = 1
+    analyze_mem_mb: int = 2000
+    analyze_runtime: int = 60
+    aggregate_threads: int = 1
+    aggregate_mem_mb: int = 4000
+    aggregate_runtime: int = 60
+
+    def __post_init__(self) -> None:
+        if self.seeds_per_job < 1:
+            raise ValueError(f"seeds_per_job must be >= 1, got {self.seeds_per_job}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
+
+@dataclass(frozen=True)
+class AggregateParams(Hyperparameters):
+    """Options of the per-task comparison.
+
+    Attributes
+    ----------
+    metrics : list of str, default ["cca", "cka"]
+        Similarity metrics (names in :data:`rnn_analysis.similarity.METRICS`).
+    include_diverged : bool, default False
+        Keep diverged networks in the similarity matrices (they are always in the summary).
+    include_not_converged : bool, default True
+        Keep networks that did not reach the criterion in the similarity matrices.
+    """
+
+    metrics: tuple[str, ...] = ("cca", "cka")
+    include_diverged: bool = False
+    include_not_converged: bool = True
+
+
+def _require_list(value: Any, where: str) -> list:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list, got {value!r}")
+    if not value:
+        raise ConfigError(f"{where}: the axis is empty; name at least one value")
+    return value
+
+
+def _check_names(values: list, registry, where: str) -> list[str]:
+    for value in values:
+        if value not in registry:
+            raise ConfigError(
+                f"{where}: unknown {registry.kind} {value!r}; known: {', '.join(registry.names())}"
+            )
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{where}: repeated values in {values!r}")
+    return values
+
+
+def _noises(values: list, where: str) -> list[float]:
+    out = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: {value!r} is not a number")
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{where}: noise must be a finite number >= 0, got {value!r}")
+        out.append(float(value))
+    if len({format_noise(v) for v in out}) != len(out):
+        raise ConfigError(f"{where}: repeated noise levels in {values!r}")
+    return out
+
+
+def _seeds(value: Any, where: str) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ConfigError(f"{where}: the number of seeds must be >= 1, got {value}")
+        return list(range(value))
+    values = _require_list(value, where)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ConfigError(f"{where}: seeds must be integers >= 0, got {v!r}")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{where}: repeated seeds in {values!r}")
+    return sorted(values)
+
+
+def _match(cell: Mapping[str, Any], pattern: Mapping[str, Any]) -> bool:
+    for axis, value in pattern.items():
+        if axis == "noise":
+            if format_noise(float(value)) != format_noise(cell["noise"]):
+                return False
+        elif cell[axis] != value:
+            return False
+    return True
+
+
+class Sweep:
+    """A validated sweep: the grid of networks and every network's resolved hyperparameters."""
+
+    def __init__(self, config: Mapping[str, Any], source: str = "config") -> None:
+        self.source = source
+        self.raw = dict(config)
+        try:
+            self._load()
+        except ConfigError as err:
+            message = str(err)
+            if not message.startswith(source):
+                message = f"{source}: {message}"
+            raise ConfigError(message) from None
+
+    def _load(self) -> None:
+        source = self.source
+        known = {
+            "grid",
+            "results",
+            "tasks",
+            "architectures",
+            "learning_rules",
+            "training",
+            "analysis",
+            "aggregate",
+            "jobs",
+        }
+        unknown = sorted(set(self.raw) - known)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown top-level key(s) {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        if "grid" not in self.raw:
+            raise ConfigError(f"{source}: the 'grid' section is missing")
+        grid = self.raw["grid"]
+        if not isinstance(grid, Mapping):
+            raise ConfigError(f"{source}: grid must be a mapping, got {grid!r}")
+        grid_keys = {
+            "task",
+            "architecture",
+            "learning_rule",
+            "noise",
+            "seeds",
+            "include",
+            "exclude",
+        }
+        unknown = sorted(set(grid) - grid_keys)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown key(s) grid.{', grid.'.join(unknown)}; "
+                f"known: {', '.join(sorted(grid_keys))}"
+            )
+        for key in ("task", "architecture", "learning_rule", "noise", "seeds"):
+            if key not in grid:
+                raise ConfigError(f"{source}: grid.{key} is missing")
+
+        tasks = _check_names(_require_list(grid["task"], "grid.task"), TASKS, "grid.task")
+        archs = _check_names(
+            _require_list(grid["architecture"], "grid.architecture"),
+            ARCHITECTURES,
+            "grid.architecture",
+        )
+        rules = _check_names(
+            _require_list(grid["learning_rule"], "grid.learning_rule"),
+            LEARNING_RULES,
+            "grid.learning_rule",
+        )
+        noises = _noises(_require_list(grid["noise"], "grid.noise"), "grid.noise")
+        self.seeds = _seeds(grid["seeds"], "grid.seeds")
+
+        cells = [
+            dict(zip(CELL_AXES, c, strict=True))
+            for c in itertools.product(tasks, archs, rules, noises)
+        ]
+        for i, pattern in enumerate(grid.get("exclude") or []):
+            self._check_pattern(pattern, f"grid.exclude[{i}]", partial=True)
+            cells = [c for c in cells if not _match(c, pattern)]
+        for i, extra in enumerate(grid.get("include") or []):
+            where = f"grid.include[{i}]"
+            self._check_pattern(extra, where, partial=False)
+            cell = {**extra, "noise": float(extra["noise"])}
+            if not any(_match(c, cell) for c in cells):
+                cells.append(cell)
+        if not cells:
+            raise ConfigError(f"{source}: grid.exclude removes every cell of the grid")
+
+        for cell in cells:
+            rule = LEARNING_RULES[cell["learning_rule"]]
+            if not rule.supports(cell["architecture"]):
+                raise ConfigError(
+                    f"{source}: learning rule {cell['learning_rule']!r} cannot train "
+                    f"architecture {cell['architecture']!r} (grid.learning_rule × "
+                    f"grid.architecture); it trains: {', '.join(rule.architectures or ())}. "
+                    "Exclude the combination with grid.exclude."
+                )
+
+        self.cells = [tuple(c[a] for a in CELL_AXES) for c in cells]
+        self.networks = [
+            Network(*cell, seed)
+            for cell in sorted(self.cells, key=lambda c: (c[0], c[1], c[2], c[3]))
+            for seed in self.seeds
+        ]
+
+        self.task_params = self._section("tasks", TASKS, {c[0] for c in self.cells})
+        self.architecture_params = self._section(
+            "architectures", ARCHITECTURES, {c[1] for c in self.cells}
+        )
+        self.rule_params = self._section(
+            "learning_rules", LEARNING_RULES, {c[2] for c in self.cells}
+        )
+        training = dict(self.raw.get("training") or {})
+        self.stopping = from_mapping(
+            StoppingParams, training.pop("stopping", None), "training.stopping"
+        )
+        if training:
+            raise ConfigError(
+                f"{source}: unknown key(s) under training: {', '.join(sorted(training))}; "
+                "known: stopping"
+            )
+        self.jobs = from_mapping(JobParams, self.raw.get("jobs"), "jobs")
+        self.aggregate = from_mapping(AggregateParams, self.raw.get("aggregate"), "aggregate")
+        from rnn_analysis.similarity import METRICS
+
+        _check_names(list(self.aggregate.metrics), METRICS, "aggregate.metrics")
+        from rnn_analysis.analysis.params import AnalysisParams
+
+        self.analysis = from_mapping(AnalysisParams, self.raw.get("analysis"), "analysis")
+        results = self.raw.get("results", "results")
+        if not isinstance(results, str) or not results:
+            raise ConfigError(f"{source}: results must be a folder path, got {results!r}")
+        self.results = results
+
+    def _check_pattern(self, pattern: Any, where: str, partial: bool) -> None:
+        if not isinstance(pattern, Mapping) or not pattern:
+            raise ConfigError(f"{where}: expected a mapping of grid axes, got {pattern!r}")
+        unknown = sorted(set(pattern) - set(CELL_AXES))
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown axis {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(CELL_AXES)}"
+            )
+        if not partial:
+            missing = sorted(set(CELL_AXES) - set(pattern))
+            if missing:
+                raise ConfigError(f"{where}: an included cell must name {', '.join(missing)}")
+        registries = {"task": TASKS, "architecture": ARCHITECTURES, "learning_rule": LEARNING_RULES}
+        for axis, value in pattern.items():
+            if axis == "noise":
+                _noises([value], f"{where}.noise")
+            else:
+                _check_names([value], registries[axis], f"{where}.{axis}")
+
+    def _section(self, key: str, registry, used: Iterable[str]) -> dict[str, Hyperparameters]:
+        section = self.raw.get(key) or {}
+        if not isinstance(section, Mapping):
+            raise ConfigError(f"{self.source}: {key} must be a mapping, got {section!r}")
+        for name in section:
+            if name not in registry:
+                raise ConfigError(
+                    f"{key}.{name}: unknown {registry.kind} {name!r}; "
+                    f"known: {', '.join(registry.names())}"
+                )
+        return {
+            name: from_mapping(registry[name].Params, section.get(name), f"{key}.{name}")
+            for name in registry.names()
+            if name in section or name in used
+        }
+
+    # -- what jobs need -------------------------------------------------------
+    def networks_of_task(self, task: str) -> list[Network]:
+        return [n for n in self.networks if n.task == task]
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted({c[0] for c in self.cells})
+
+    def seed_groups(self) -> list[tuple[int, ...]]:
+        """Seeds trained together by one job."""
+        k = self.jobs.seeds_per_job
+        return [tuple(self.seeds[i : i + k]) for i in range(0, len(self.seeds), k)]
+
+    def training_spec(self, network: Network) -> dict[str, Any]:
+        """Everything that determines a trained network; changing any of it retrains it."""
+        return {
+            "network": network.labels(),
+            "task": self.task_params[network.task].to_dict(),
+            "architecture": self.architecture_params[network.architecture].to_dict(),
+            "learning_rule": self.rule_params[network.learning_rule].to_dict(),
+            "stopping": self.stopping.to_dict(),
+        }
+
+    def analysis_spec(self, network: Network) -> dict[str, Any]:
+        """Everything that determines a network's analysis besides its weights."""
+        return {
+            "network": network.labels(),
+            "task": self.task_params[network.task].to_dict(),
+            "analysis": self.analysis.to_dict(),
+        }
+
+
+def spec_json(spec: Any) -> str:
+    """Canonical JSON of a spec (sorted keys), as passed to jobs."""
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+
+
+def load_config(path: str | Path) -> Sweep:
+    """Read and validate a config file."""
+    path = Path(path)
+    try:
+        with path.open() as fh:
+            raw = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return Sweep(raw, source=str(path))

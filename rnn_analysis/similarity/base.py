@@ -1,0 +1,197 @@
+"""The concept of a representational distance between networks."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from rnn_analysis.registry import Registry
+
+P = TypeVar("P")
+AttrValue = float | int | str
+
+
+def validate_representations(
+    representations: Sequence[ArrayLike],
+) -> list[NDArray[np.float64]]:
+    """Convert representations to float64 arrays and check them.
+
+    Parameters
+    ----------
+    representations
+        One array [n_samples, n_units] per network; n_units may differ between
+        networks, n_samples may not.
+
+    Returns
+    -------
+    list of ndarray
+        The representations as float64 arrays.
+
+    Raises
+    ------
+    ValueError
+        If a representation is not 2-D, has fewer than 2 samples or no units,
+        has a different n_samples than network 0, or holds non-finite values.
+        The message names the network index and shape.
+    """
+    arrays: list[NDArray[np.float64]] = []
+    for i, rep in enumerate(representations):
+        try:
+            x = np.asarray(rep, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"network {i}: representation is not numeric: {err}") from err
+        if x.ndim != 2:
+            raise ValueError(
+                f"network {i}: representation must be 2-D [n_samples, n_units], got shape {x.shape}"
+            )
+        if x.shape[0] < 2:
+            raise ValueError(
+                f"network {i}: representation of shape {x.shape} has fewer than 2 samples"
+            )
+        if x.shape[1] < 1:
+            raise ValueError(f"network {i}: representation of shape {x.shape} has no units")
+        if arrays and x.shape[0] != arrays[0].shape[0]:
+            raise ValueError(
+                f"network {i}: representation has shape {x.shape} but network 0 has "
+                f"shape {arrays[0].shape}; all networks need the same n_samples"
+            )
+        n_bad = int(np.count_nonzero(~np.isfinite(x)))
+        if n_bad:
+            raise ValueError(
+                f"network {i}: representation of shape {x.shape} has {n_bad} non-finite values"
+            )
+        arrays.append(x)
+    return arrays
+
+
+def centre(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Subtract the mean over samples from every unit.
+
+    Raises
+    ------
+    ValueError
+        If the centred data vanish to rounding precision, i.e. every unit is
+        constant across samples.
+    """
+    centred = x - x.mean(axis=0)
+    scale = float(np.abs(x).max())
+    tol = np.finfo(np.float64).eps * x.shape[0] * np.sqrt(x.size) * scale
+    if not np.linalg.norm(centred) > tol:
+        raise ValueError(
+            f"representation of shape {x.shape} has zero variance "
+            "(every unit is constant across samples)"
+        )
+    return centred
+
+
+class SimilarityMetric(ABC, Generic[P]):
+    """A distance between the representations of two networks.
+
+    A representation is an array [n_samples, n_units]: samples are time points
+    and conditions flattened together, units are features. All networks share
+    n_samples; n_units may differ. Distances lie in [0, 1], are symmetric and
+    are 0 between a representation and itself.
+
+    Subclasses set the class attributes and implement :meth:`prepare`, which
+    runs once per network, and :meth:`distance`, which compares two prepared
+    items. Hyperparameters are keyword-only constructor arguments, documented
+    with their defaults in the subclass docstring and returned by
+    :meth:`hyperparameters`.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"cca"``.
+    long_name : str
+        Human-readable name, used as the netCDF ``long_name`` attribute.
+    units : str
+        netCDF ``units`` attribute; ``"1"`` for dimensionless distances.
+    """
+
+    name: ClassVar[str]
+    long_name: ClassVar[str]
+    units: ClassVar[str] = "1"
+
+    @abstractmethod
+    def prepare(self, x: NDArray[np.float64]) -> P:
+        """Precompute what :meth:`distance` needs from one representation.
+
+        Parameters
+        ----------
+        x
+            Validated float64 representation [n_samples, n_units].
+        """
+
+    @abstractmethod
+    def distance(self, a: P, b: P) -> float:
+        """Distance in [0, 1] between two prepared representations."""
+
+    def hyperparameters(self) -> dict[str, AttrValue]:
+        """Hyperparameter values by name; empty if the metric has none."""
+        return {}
+
+    def attrs(self) -> dict[str, AttrValue]:
+        """Attributes for netCDF describing distances computed by this metric."""
+        attrs: dict[str, AttrValue] = {
+            "metric": self.name,
+            "long_name": self.long_name,
+            "units": self.units,
+        }
+        attrs.update({f"metric_{k}": v for k, v in self.hyperparameters().items()})
+        return attrs
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({params})"
+
+    def __call__(self, x: ArrayLike, y: ArrayLike) -> float:
+        """Distance between two raw representations [n_samples, n_units]."""
+        a, b = self._prepare_all(validate_representations([x, y]))
+        return self.distance(a, b)
+
+    def pairwise(self, representations: Sequence[ArrayLike]) -> NDArray[np.float64]:
+        """Symmetric [n, n] distance matrix between n representations.
+
+        Each representation is validated and prepared once.
+
+        Parameters
+        ----------
+        representations
+            One array [n_samples, n_units] per network.
+
+        Returns
+        -------
+        ndarray
+            float64 [n, n], zero diagonal, entries in [0, 1].
+        """
+        prepared = self._prepare_all(validate_representations(representations))
+        n = len(prepared)
+        if n < 2:
+            return np.zeros((n, n))
+        upper = np.triu(np.clip(self._upper_triangle(prepared), 0.0, 1.0), k=1)
+        return upper + upper.T
+
+    def _prepare_all(self, arrays: list[NDArray[np.float64]]) -> list[P]:
+        prepared = []
+        for i, x in enumerate(arrays):
+            try:
+                prepared.append(self.prepare(x))
+            except ValueError as err:
+                raise ValueError(f"network {i}: {err}") from err
+        return prepared
+
+    def _upper_triangle(self, prepared: list[P]) -> NDArray[np.float64]:
+        """[n, n] array whose strict upper triangle holds the distances."""
+        n = len(prepared)
+        out = np.zeros((n, n))
+        for i in range(n):
+            for j in range(i + 1, n):
+                out[i, j] = self.distance(prepared[i], prepared[j])
+        return out
+
+
+METRICS: Registry[type[SimilarityMetric[Any]]] = Registry("similarity metric")

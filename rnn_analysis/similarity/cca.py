@@ -1,0 +1,74 @@
+"""Mean canonical correlation distance."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rnn_analysis.similarity.base import METRICS, AttrValue, SimilarityMetric, centre
+
+
+@METRICS.register("cca")
+class CCA(SimilarityMetric[NDArray[np.float64]]):
+    """CCA distance, ``1 - mean canonical correlation``.
+
+    The canonical correlations of two centred representations are the cosines
+    of the principal angles between their column spaces: the singular values
+    of ``Qa.T @ Qb`` for orthonormal bases ``Qa``, ``Qb`` obtained by SVD. The
+    mean runs over ``min(rank_a, rank_b)`` correlations. This is SVCCA
+    (Raghu et al. 2017) without the SVD truncation step, as used by
+    Maheswaranathan et al. (2019) and McMahan et al. (2021). The distance is
+    invariant to per-unit offsets and to any invertible linear map of the
+    units.
+
+    Parameters
+    ----------
+    rtol : float, default 1e-10
+        Singular directions of a centred representation whose singular value
+        is at most ``rtol`` times the largest are dropped, which makes the
+        metric robust to rank deficiency (e.g. duplicated or constant units).
+
+    Notes
+    -----
+    When both ranks reach ``n_samples - 1`` the column spaces coincide and the
+    distance is 0 whatever the data; n_samples should well exceed n_units.
+    """
+
+    name = "cca"
+    long_name = "CCA distance (1 - mean canonical correlation)"
+    units = "1"
+
+    def __init__(self, *, rtol: float = 1e-10) -> None:
+        if not 0.0 <= rtol < 1.0:
+            raise ValueError(f"rtol must be in [0, 1), got {rtol!r}")
+        self.rtol = float(rtol)
+
+    def hyperparameters(self) -> dict[str, AttrValue]:
+        return {"rtol": self.rtol}
+
+    def prepare(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Orthonormal basis [n_samples, rank] of the centred column space."""
+        u, s, _ = np.linalg.svd(centre(x), full_matrices=False)
+        return u[:, s > self.rtol * s[0]]
+
+    def distance(self, a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
+        rho = np.clip(np.linalg.svd(a.T @ b, compute_uv=False), 0.0, 1.0)
+        mean_rho = rho.sum() / min(a.shape[1], b.shape[1])
+        return float(np.clip(1.0 - mean_rho, 0.0, 1.0))
+
+    def _upper_triangle(self, prepared: list[NDArray[np.float64]]) -> NDArray[np.float64]:
+        # Zero-padding the bases to a common rank adds only zero singular values.
+        n = len(prepared)
+        ranks = np.array([q.shape[1] for q in prepared])
+        r = int(ranks.max())
+        padded = np.zeros((prepared[0].shape[0], n, r))
+        for k, q in enumerate(prepared):
+            padded[:, k, : q.shape[1]] = q
+        padded = padded.reshape(-1, n * r)
+        out = np.zeros((n, n))
+        for i in range(n - 1):
+            cross = prepared[i].T @ padded[:, (i + 1) * r :]
+            cross = cross.reshape(ranks[i], n - i - 1, r).transpose(1, 0, 2)
+            rho = np.clip(np.linalg.svd(cross, compute_uv=False), 0.0, 1.0)
+            out[i, i + 1 :] = 1.0 - rho.sum(axis=-1) / np.minimum(ranks[i], ranks[i + 1 :])
+        return out

@@ -1,0 +1,120 @@
+"""The task concept: seeded, vectorised trial generation plus everything analyses need."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from rnn_analysis.hyperparameters import Hyperparameters
+
+
+@dataclass
+class TrialBatch:
+    """A batch of trials.
+
+    Attributes
+    ----------
+    inputs : [batch, time, n_in] float tensor
+    targets : [batch, time, n_out] float tensor
+    mask : [batch, time] float tensor, 1 where the loss counts
+    conditions : per-trial labels, each a numpy array of length ``batch``
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    mask: torch.Tensor
+    conditions: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def batch_size(self) -> int:
+        return self.inputs.shape[0]
+
+    @property
+    def n_steps(self) -> int:
+        return self.inputs.shape[1]
+
+    def to(self, device: torch.device | str) -> TrialBatch:
+        return dataclasses.replace(
+            self,
+            inputs=self.inputs.to(device),
+            targets=self.targets.to(device),
+            mask=self.mask.to(device),
+        )
+
+
+@dataclass
+class StaticInputs:
+    """Constant inputs under which fixed points are searched.
+
+    Attributes
+    ----------
+    values : [n_conditions, n_in] tensor
+    labels : per-condition labels (e.g. ``{"level": ...}``), each of length n_conditions
+    """
+
+    values: torch.Tensor
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Task:
+    """Base class of every task.
+
+    Subclasses set ``name``, a ``Params`` dataclass holding every hyperparameter with
+    its default (the studies' figures), ``n_inputs`` / ``n_outputs``, and implement
+    :meth:`generate`, :meth:`probe_set`, :meth:`static_inputs` and :meth:`score`.
+    """
+
+    name: ClassVar[str]
+    performance_name: ClassVar[str] = "accuracy"
+    Params: ClassVar[type[Hyperparameters]]
+
+    def __init__(self, params: Hyperparameters | None = None, **overrides: Any) -> None:
+        self.params = params if params is not None else self.Params(**overrides)
+
+    @property
+    def n_inputs(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def n_outputs(self) -> int:
+        raise NotImplementedError
+
+    def generate(self, batch_size: int, generator: torch.Generator, noise: float) -> TrialBatch:
+        """Draw ``batch_size`` trials with input noise of standard deviation ``noise``."""
+        raise NotImplementedError
+
+    def probe_set(self) -> TrialBatch:
+        """The fixed, noise-free conditions whose trajectories are compared across networks."""
+        raise NotImplementedError
+
+    def static_inputs(self) -> StaticInputs:
+        """Constant inputs under which fixed points are searched."""
+        raise NotImplementedError
+
+    def score(self, outputs: torch.Tensor, batch: TrialBatch) -> torch.Tensor:
+        """Per-trial performance in [0, 1]; ``outputs`` is [..., batch, time, n_out]."""
+        raise NotImplementedError
+
+    @property
+    def success_threshold(self) -> float:
+        """Performance at or above which a network solves the task."""
+        return float(self.params.success_threshold)  # type: ignore[attr-defined]
+
+
+def add_input_noise(
+    inputs: torch.Tensor, channels: slice | list[int], noise: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Add i.i.d. Gaussian noise of std ``noise`` to the stimulus ``channels`` at every step."""
+    if noise < 0:
+        raise ValueError(f"input noise must be >= 0, got {noise}")
+    if noise == 0:
+        return inputs
+    stim = inputs[..., channels]
+    eps = torch.randn(stim.shape, generator=generator, dtype=inputs.dtype)
+    inputs = inputs.clone()
+    inputs[..., channels] = stim + noise * eps
+    return inputs

@@ -1,0 +1,80 @@
+"""The learning-rule concept and its registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+import xarray as xr
+
+from rnn_analysis.architectures.base import Architecture
+from rnn_analysis.hyperparameters import Hyperparameters
+from rnn_analysis.registry import Registry
+from rnn_analysis.tasks.base import Task
+from rnn_analysis.training.stopping import StoppingParams
+
+CONVERGED = "converged"
+NOT_CONVERGED = "not_converged"
+DIVERGED = "diverged"
+STATUSES = (CONVERGED, NOT_CONVERGED, DIVERGED)
+
+
+@dataclass
+class NetworkResult:
+    """How the training of one network of an ensemble ended.
+
+    Attributes
+    ----------
+    status : "converged", "not_converged" or "diverged"
+    iterations : updates applied to this network
+    curve : training curve, a dataset along ``iteration`` and ``validation``
+    reason : one line saying why training stopped
+    """
+
+    status: str
+    iterations: int
+    curve: xr.Dataset
+    reason: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainingContext:
+    """Everything a rule needs besides its own hyperparameters."""
+
+    task: Task
+    noise: float
+    stopping: StoppingParams
+    trial_generators: Sequence[torch.Generator]
+    validation_generators: Sequence[torch.Generator]
+    device: torch.device
+    log: Callable[[str], None] = print
+
+
+class LearningRule:
+    """Base class of every learning rule.
+
+    Subclasses set ``name``, a ``Params`` dataclass (every hyperparameter with its
+    default), optionally ``architectures`` (the architectures the rule can train;
+    ``None`` means all), and implement :meth:`train`, which trains every network of
+    the ensemble ``model`` in place and returns one :class:`NetworkResult` per network.
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type[Hyperparameters]]
+    architectures: ClassVar[tuple[str, ...] | None] = None
+
+    def __init__(self, params: Hyperparameters) -> None:
+        self.params = params
+
+    @classmethod
+    def supports(cls, architecture: str) -> bool:
+        return cls.architectures is None or architecture in cls.architectures
+
+    def train(self, model: Architecture, context: TrainingContext) -> list[NetworkResult]:
+        raise NotImplementedError
+
+
+LEARNING_RULES: Registry[type[LearningRule]] = Registry("learning rule")

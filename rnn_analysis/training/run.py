@@ -1,0 +1,128 @@
+"""A ``train`` job: several seeds of one grid cell trained as one ensemble, saved per network."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnn_analysis import seeding
+from rnn_analysis.architectures import ARCHITECTURES
+from rnn_analysis.errors import ConfigError
+from rnn_analysis.hyperparameters import from_mapping
+from rnn_analysis.io import (
+    CURVE_FILE,
+    META_FILE,
+    MODEL_FILE,
+    provenance,
+    save_model,
+    write_json,
+    write_netcdf,
+)
+from rnn_analysis.tasks import TASKS
+from rnn_analysis.training.rule import LEARNING_RULES, TrainingContext
+from rnn_analysis.training.stopping import StoppingParams
+
+
+def pick_device(device: str) -> torch.device:
+    """``auto`` → the GPU when one is visible, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was requested but no GPU is visible to this job")
+    return torch.device(device)
+
+
+def train_ensemble(
+    specs: Sequence[Mapping[str, Any]],
+    folders: Sequence[str | Path],
+    device: str = "auto",
+    log: Callable[[str], None] = print,
+) -> list[str]:
+    """Train the networks ``specs`` (one grid cell, several seeds) together.
+
+    Each spec is :meth:`rnn_analysis.config.Sweep.training_spec` of one network. Writes
+    ``model.pt``, ``training.nc`` and ``meta.json`` into each network's folder and
+    returns the statuses.
+    """
+    if len(specs) != len(folders) or not specs:
+        raise ValueError("give one folder per spec, and at least one spec")
+    first = dict(specs[0])
+    for spec in specs[1:]:
+        for key in ("task", "architecture", "learning_rule", "stopping"):
+            if spec[key] != first[key]:
+                raise ValueError(f"networks trained together must share {key!r}")
+        if {k: v for k, v in spec["network"].items() if k != "seed"} != {
+            k: v for k, v in first["network"].items() if k != "seed"
+        }:
+            raise ValueError("networks trained together must belong to one grid cell")
+
+    labels = first["network"]
+    task_cls = TASKS[labels["task"]]
+    arch_cls = ARCHITECTURES[labels["architecture"]]
+    rule_cls = LEARNING_RULES[labels["learning_rule"]]
+    if not rule_cls.supports(labels["architecture"]):
+        raise ConfigError(
+            f"learning rule {labels['learning_rule']!r} cannot train {labels['architecture']!r}"
+        )
+    task = task_cls(from_mapping(task_cls.Params, first["task"], "tasks"))
+    arch_params = from_mapping(arch_cls.Params, first["architecture"], "architectures")
+    rule = rule_cls(from_mapping(rule_cls.Params, first["learning_rule"], "learning_rules"))
+    stopping = from_mapping(StoppingParams, first["stopping"], "training.stopping")
+    seeds = [int(s["network"]["seed"]) for s in specs]
+
+    torch_device = pick_device(device)
+    model = arch_cls(
+        task.n_inputs,
+        task.n_outputs,
+        arch_params,
+        [seeding.generator(s, "init") for s in seeds],
+    )
+    context = TrainingContext(
+        task=task,
+        noise=float(labels["noise"]),
+        stopping=stopping,
+        trial_generators=[seeding.generator(s, "trials") for s in seeds],
+        validation_generators=[seeding.generator(s, "validation") for s in seeds],
+        device=torch_device,
+        log=log,
+    )
+    log(
+        f"training {len(seeds)} network(s) of {labels['task']} × {labels['architecture']} × "
+        f"{labels['learning_rule']} × noise {labels['noise']} (seeds {seeds}) on {torch_device}"
+    )
+    start = time.perf_counter()
+    results = rule.train(model, context)
+    wall = time.perf_counter() - start
+
+    statuses = []
+    for i, (spec, folder, result) in enumerate(zip(specs, folders, results, strict=True)):
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_model(folder / MODEL_FILE, model, i, spec)
+        curve = result.curve.assign_attrs(
+            status=result.status, iterations=result.iterations, reason=result.reason
+        )
+        write_netcdf(curve, folder / CURVE_FILE)
+        meta = {
+            "network": spec["network"],
+            "status": result.status,
+            "reason": result.reason,
+            "iterations": result.iterations,
+            "wall_time_s": wall,
+            "ensemble_size": len(specs),
+            "device": str(torch_device),
+            "final_validation_score": (
+                float(curve.validation_score[-1]) if curve.sizes.get("validation") else None
+            ),
+            "spec": spec,
+            "versions": provenance(),
+            **result.extra,
+        }
+        write_json(folder / META_FILE, meta)
+        statuses.append(result.status)
+        log(f"{folder}: {result.status} after {result.iterations} iterations ({result.reason})")
+    return statuses

@@ -1,0 +1,75 @@
+"""Known results reproduced on small real trainings (SPEC.md §7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rnn_analysis.analysis.network import analyze_network
+from rnn_analysis.training.run import train_ensemble
+
+FLIPFLOP = {"n_steps": 100, "pulse_probability": 0.05}
+
+
+def train_and_analyze(folder: Path, architecture: str, seeds: list[int]) -> list:
+    specs = [
+        {
+            "network": {
+                "task": "flipflop",
+                "architecture": architecture,
+                "learning_rule": "bptt",
+                "noise": 0.0,
+                "seed": seed,
+            },
+            "task": FLIPFLOP,
+            "architecture": {"hidden_size": 32},
+            "learning_rule": {"learning_rate": 0.01, "batch_size": 64, "max_iterations": 1500},
+            "stopping": {
+                "validate_every": 25,
+                "validation_trials": 200,
+                "window": 5,
+                "threshold": 0.99,
+            },
+        }
+        for seed in seeds
+    ]
+    folders = [folder / f"{architecture}{s}" for s in seeds]
+    torch.set_num_threads(1)
+    statuses = train_ensemble(specs, folders, device="cpu", log=lambda _: None)
+    analyses = []
+    for spec, net_folder, status in zip(specs, folders, statuses, strict=True):
+        analysis_spec = {
+            "network": spec["network"],
+            "task": FLIPFLOP,
+            "analysis": {"evaluation_trials": 200, "fixed_points": {"n_initial_states": 512}},
+        }
+        ds = analyze_network(
+            analysis_spec, net_folder, net_folder / "analysis.nc", log=lambda _: None
+        )
+        analyses.append((status, ds))
+    return analyses
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", ["gru", "vanilla"])
+def test_flipflop_has_eight_stable_fixed_points(tmp_path: Path, architecture: str) -> None:
+    analyses = train_and_analyze(tmp_path, architecture, [0, 1])
+    converged = [ds for status, ds in analyses if status == "converged"]
+    assert converged, "no network converged"
+    for ds in converged:
+        # A briefly trained network's attractor can be a slow point (q above tol_q,
+        # eigenvalue within 1e-3 of 1), or a short chain of them: every memory state
+        # (a corner of the output cube) must have a stable point, and every stable point
+        # must sit at a corner.
+        fixed = ds["kind"].values == "fixed"
+        stable = ds["n_unstable"].values == 0
+        readout = ds["readout"].values[stable]
+        corners = {tuple(c) for c in np.sign(readout)}
+        assert len(corners) == 8, (ds.attrs["network"], readout)
+        assert (np.abs(readout) > 0.3).all(), (ds.attrs["network"], readout)
+        assert (stable & fixed).sum() >= 4
+        # Saddles sit between attractors.
+        assert (fixed & (ds["n_unstable"].values >= 1)).sum() >= 1

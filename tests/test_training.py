@@ -1,0 +1,326 @@
+"""Tests of BPTT training of ensembles, the stop criterion and the files written per network."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from rnn_analysis import seeding
+from rnn_analysis.architectures.gru import GRU
+from rnn_analysis.io import load_models
+from rnn_analysis.tasks.flipflop import FlipFlop
+from rnn_analysis.training.bptt import stack_trials, validate
+from rnn_analysis.training.run import train_ensemble
+from rnn_analysis.training.stopping import StopCriterion
+
+TASK = {"n_steps": 30, "pulse_probability": 0.1}
+RULE = {"learning_rate": 0.01, "batch_size": 32, "max_iterations": 40}
+STOPPING = {"validate_every": 10, "validation_trials": 64, "window": 2}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: intra-op threads only add overhead (and contention on busy runners)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_spec(
+    seed: int,
+    architecture: str = "gru",
+    task: dict | None = None,
+    arch_params: dict | None = None,
+    rule: dict | None = None,
+    stopping: dict | None = None,
+    noise: float = 0.1,
+) -> dict[str, Any]:
+    return {
+        "network": {
+            "task": "flipflop",
+            "architecture": architecture,
+            "learning_rule": "bptt",
+            "noise": noise,
+            "seed": seed,
+        },
+        "task": copy.deepcopy(task if task is not None else TASK),
+        "architecture": copy.deepcopy(arch_params or {"hidden_size": 16}),
+        "learning_rule": copy.deepcopy(rule or RULE),
+        "stopping": copy.deepcopy(stopping or STOPPING),
+    }
+
+
+def train(root: Path, specs: Sequence[dict], name: str) -> list[Path]:
+    folders = [root / name / f"seed{s['network']['seed']}" for s in specs]
+    statuses = train_ensemble(specs, folders, device="cpu", log=lambda _: None)
+    assert statuses == [read_meta(f)["status"] for f in folders]
+    return folders
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "meta.json").read_text())
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    return torch.load(folder / "model.pt", weights_only=False)["state_dict"]
+
+
+def curve(folder: Path) -> xr.Dataset:
+    with xr.open_dataset(folder / "training.nc") as ds:
+        return ds.load()
+
+
+def assert_same_training(a: Path, b: Path, atol: float = 1e-5) -> None:
+    meta_a, meta_b = read_meta(a), read_meta(b)
+    assert meta_a["status"] == meta_b["status"]
+    assert meta_a["iterations"] == meta_b["iterations"]
+    assert meta_a["reason"] == meta_b["reason"]
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        torch.testing.assert_close(wa[key], wb[key], atol=atol, rtol=1e-4, msg=key)
+    ca, cb = curve(a), curve(b)
+    np.testing.assert_array_equal(ca.iteration, cb.iteration)
+    np.testing.assert_allclose(ca.loss, cb.loss, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(ca.validation_iteration, cb.validation_iteration)
+    np.testing.assert_allclose(ca.validation_score, cb.validation_score, atol=1e-3)
+
+
+# -- reproducibility and ensemble equivalence -----------------------------------------
+
+
+def test_same_seed_trains_to_identical_weights(tmp_path: Path) -> None:
+    spec = make_spec(3, rule={**RULE, "max_iterations": 30})
+    (first,) = train(tmp_path, [spec], "first")
+    (second,) = train(tmp_path, [spec], "second")
+    wa, wb = weights(first), weights(second)
+    assert wa.keys() == wb.keys() and wa
+    for key in wa:
+        assert torch.equal(wa[key], wb[key]), key
+    np.testing.assert_array_equal(curve(first).loss, curve(second).loss)
+
+    (other,) = train(tmp_path, [make_spec(4, rule={**RULE, "max_iterations": 30})], "other")
+    assert not torch.equal(weights(other)["weight_hh"], wa["weight_hh"])
+
+
+def test_ensemble_equals_networks_trained_alone(tmp_path: Path) -> None:
+    stopping = {"validate_every": 5, "validation_trials": 64, "window": 2, "threshold": 0.5}
+    seeds = [0, 1, 3]
+    specs = [make_spec(s, stopping=stopping) for s in seeds]
+    together = train(tmp_path, specs, "ensemble")
+    alone = [train(tmp_path, [spec], f"alone{i}")[0] for i, spec in enumerate(specs)]
+    for a, b in zip(together, alone, strict=True):
+        assert_same_training(a, b)
+    metas = [read_meta(f) for f in together]
+    assert "converged" in {m["status"] for m in metas}
+    assert len({m["iterations"] for m in metas}) >= 2
+    for folder, meta in zip(together, metas, strict=True):
+        ds = curve(folder)
+        passed = ds.validation_score.values >= stopping["threshold"]
+        window_passed = passed[1:] & passed[:-1]
+        if meta["status"] == "converged":
+            assert window_passed[-1] and not window_passed[:-1].any()
+            assert meta["iterations"] == int(ds.validation_iteration[-1])
+        else:
+            assert meta["status"] == "not_converged"
+            assert not window_passed.any()
+            assert meta["iterations"] == RULE["max_iterations"]
+
+
+def test_divergence_is_recorded_and_isolated(tmp_path: Path) -> None:
+    arch = {"hidden_size": 16, "activation": "relu", "recurrent_gain": 2.5}
+    rule = {"learning_rate": 0.1, "batch_size": 32, "max_iterations": 20}
+    task = {"n_steps": 60, "pulse_probability": 0.1}
+    specs = [make_spec(s, "vanilla", task, arch, rule) for s in (0, 3, 11)]
+    together = train(tmp_path, specs, "ensemble")
+    metas = [read_meta(f) for f in together]
+    statuses = [m["status"] for m in metas]
+    assert "diverged" in statuses
+    assert any(s != "diverged" for s in statuses)
+
+    for spec, folder, meta in zip(specs, together, metas, strict=True):
+        (single,) = train(tmp_path, [spec], f"alone{spec['network']['seed']}")
+        assert_same_training(folder, single)
+        assert {"model.pt", "training.nc", "meta.json"} <= {p.name for p in folder.iterdir()}
+        if meta["status"] != "diverged":
+            assert meta["iterations"] == rule["max_iterations"]
+            assert np.isfinite(curve(folder).loss).all()
+            continue
+        assert "non-finite" in meta["reason"]
+        assert f"iteration {meta['iterations']}" in meta["reason"]
+        assert meta["iterations"] < rule["max_iterations"]
+        saved = curve(folder)
+        assert saved.attrs["status"] == "diverged"
+        assert saved.sizes["iteration"] == meta["iterations"]
+        if "loss" in meta["reason"]:
+            assert not np.isfinite(saved.loss.values[-1])
+        else:
+            assert "gradient" in meta["reason"]
+            assert np.isfinite(saved.loss.values[-1])
+        for value in weights(folder).values():
+            assert torch.isfinite(value).all()
+        model = load_models([folder / "model.pt"])
+        assert model.n_networks == 1
+
+
+def test_forced_divergence_with_huge_learning_rate(tmp_path: Path) -> None:
+    arch = {"hidden_size": 16, "activation": "relu", "recurrent_gain": 20.0}
+    rule = {"learning_rate": 1e3, "batch_size": 16, "max_iterations": 20, "clip_norm": 0.0}
+    (folder,) = train(tmp_path, [make_spec(1, "vanilla", {"n_steps": 10}, arch, rule)], "huge_lr")
+    meta = read_meta(folder)
+    assert meta["status"] == "diverged"
+    assert meta["reason"]
+    assert meta["iterations"] < rule["max_iterations"]
+    assert (folder / "model.pt").exists() and (folder / "training.nc").exists()
+
+
+def test_recurrent_only_training_keeps_other_weights(tmp_path: Path) -> None:
+    rule = {**RULE, "max_iterations": 5, "trained_weights": "recurrent"}
+    spec = make_spec(2, rule=rule)
+    (folder,) = train(tmp_path, [spec], "recurrent")
+    trained = weights(folder)
+    initial = GRU(3, 3, GRU.Params(hidden_size=16), [seeding.generator(2, "init")])
+    for key, value in trained.items():
+        start = initial.network_state_dict(0)[key]
+        if key == "weight_hh":
+            assert not torch.equal(value, start)
+        else:
+            assert torch.equal(value, start), key
+
+
+def test_seeding_streams_are_reproducible_and_distinct() -> None:
+    draws = {
+        stream: torch.rand(4, generator=seeding.generator(7, stream)) for stream in seeding.STREAMS
+    }
+    for stream, values in draws.items():
+        assert torch.equal(values, torch.rand(4, generator=seeding.generator(7, stream)))
+        assert not torch.equal(values, torch.rand(4, generator=seeding.generator(8, stream)))
+    assert len({tuple(v.tolist()) for v in draws.values()}) == len(seeding.STREAMS)
+    assert 0 <= seeding.stream_seed(7, "init") < 2**63
+    with pytest.raises(ValueError, match="unknown random stream"):
+        seeding.generator(7, "nope")
+
+
+# -- files written --------------------------------------------------------------------
+
+
+def test_written_files(tmp_path: Path) -> None:
+    specs = [make_spec(s) for s in (5, 6)]
+    folders = train(tmp_path, specs, "files")
+    task = FlipFlop(**TASK)
+    model = load_models([f / "model.pt" for f in folders])
+    assert model.n_networks == 2
+    validation = stack_trials(
+        task,
+        STOPPING["validation_trials"],
+        [seeding.generator(s["network"]["seed"], "validation") for s in specs],
+        specs[0]["network"]["noise"],
+        torch.device("cpu"),
+    )
+    rescored = validate(model, task, validation)
+    with torch.no_grad():
+        _, outputs = model(validation.inputs)
+
+    for i, (spec, folder) in enumerate(zip(specs, folders, strict=True)):
+        meta = read_meta(folder)
+        assert meta["status"] == "not_converged"
+        assert meta["iterations"] == RULE["max_iterations"]
+        assert meta["wall_time_s"] > 0
+        assert meta["versions"]["torch"] == torch.__version__
+        assert meta["spec"] == json.loads(json.dumps(spec))
+        assert meta["network"] == spec["network"]
+        assert meta["reason"]
+
+        ds = curve(folder)
+        assert ds.loss.dims == ("iteration",)
+        np.testing.assert_array_equal(ds.iteration, np.arange(1, RULE["max_iterations"] + 1))
+        assert np.isfinite(ds.loss).all()
+        assert ds.loss.values[-10:].mean() < ds.loss.values[:10].mean()
+        np.testing.assert_array_equal(ds.validation_iteration, [10, 20, 30, 40])
+        assert ds.validation_score.dims == ("validation",)
+        assert ((ds.validation_score >= 0) & (ds.validation_score <= 1)).all()
+        assert meta["final_validation_score"] == pytest.approx(float(ds.validation_score[-1]))
+        assert ds.attrs["status"] == meta["status"]
+        assert int(ds.attrs["iterations"]) == meta["iterations"]
+
+        for key, value in weights(folder).items():
+            assert torch.equal(getattr(model, key)[i].detach(), value), key
+        assert rescored[i] == pytest.approx(meta["final_validation_score"], abs=1e-6)
+
+        single = load_models([folder / "model.pt"])
+        with torch.no_grad():
+            _, from_single = single(validation.inputs[i : i + 1])
+        torch.testing.assert_close(from_single[0], outputs[i], atol=1e-5, rtol=1e-5)
+
+
+def test_train_ensemble_refuses_mixed_cells(tmp_path: Path) -> None:
+    a = make_spec(0)
+    b = make_spec(1, noise=0.5)
+    with pytest.raises(ValueError, match="grid cell"):
+        train_ensemble([a, b], [tmp_path / "a", tmp_path / "b"], device="cpu")
+    c = make_spec(1, rule={**RULE, "learning_rate": 0.02})
+    with pytest.raises(ValueError, match="learning_rule"):
+        train_ensemble([a, c], [tmp_path / "a", tmp_path / "c"], device="cpu")
+    assert not (tmp_path / "a").exists()
+
+
+# -- a real training run ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_gru_learns_flipflop(tmp_path: Path) -> None:
+    spec = make_spec(
+        1,
+        task={"n_steps": 60},
+        arch_params={"hidden_size": 32},
+        rule={"learning_rate": 0.01, "batch_size": 64, "max_iterations": 600},
+        stopping={"validate_every": 20, "validation_trials": 128, "window": 2},
+    )
+    (folder,) = train(tmp_path, [spec], "gru")
+    meta = read_meta(folder)
+    assert meta["status"] == "converged", meta["reason"]
+    assert meta["iterations"] < 600
+    threshold = FlipFlop().success_threshold
+    assert meta["final_validation_score"] >= threshold
+    assert curve(folder).validation_score.values[-2:].min() >= threshold
+
+
+# -- the stop criterion -------------------------------------------------------------
+
+
+def test_stop_criterion_needs_window_consecutive_passes() -> None:
+    criterion = StopCriterion(1, threshold=0.9, window=3)
+    active = np.array([True])
+    sequence = [0.95, 0.91, 0.5, 0.92, 0.9, 0.99, 0.97]
+    expected = [False, False, False, False, False, True, True]
+    got = [bool(criterion.update(np.array([s]), active)[0]) for s in sequence]
+    assert got == expected
+
+
+def test_stop_criterion_window_one_and_threshold_inclusive() -> None:
+    criterion = StopCriterion(2, threshold=0.8, window=1)
+    out = criterion.update(np.array([0.8, 0.79]), np.array([True, True]))
+    assert out.tolist() == [True, False]
+
+
+def test_stop_criterion_skips_inactive_networks() -> None:
+    criterion = StopCriterion(3, threshold=0.5, window=2)
+    both = np.array([True, True, True])
+    assert criterion.update(np.array([0.9, 0.9, 0.1]), both).tolist() == [False] * 3
+    only_first = np.array([True, False, False])
+    out = criterion.update(np.array([0.9, 0.9, 0.9]), only_first)
+    assert out.tolist() == [True, False, False]
+    assert criterion.history[1] == [0.9] and criterion.history[2] == [0.1]
+    out = criterion.update(np.array([0.0, 0.9, 0.9]), np.array([False, True, True]))
+    assert out.tolist() == [False, True, False]
+    out = criterion.update(np.array([0.0, 0.0, 0.9]), np.array([False, False, True]))
+    assert out.tolist() == [False, False, True]

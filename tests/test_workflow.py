@@ -1,0 +1,226 @@
+"""The Snakemake workflow end to end: validation, dry runs, outputs, reruns and restarts."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from rnn_analysis.datasets import open_dataset
+
+from .conftest import REPO, SNAKEFILE, TINY_CONFIG, deep_update, snakemake, write_config
+
+
+def planned_jobs(stdout: str) -> list[tuple[str, str]]:
+    """(rule, output) of every job a dry run plans."""
+    jobs = []
+    rule = None
+    for line in stdout.splitlines():
+        m = re.match(r"^(?:local)?rule (\S+):$", line.strip())
+        if m:
+            rule = m.group(1)
+        elif line.strip().startswith("output:") and rule is not None:
+            jobs.append((rule, line.split(":", 1)[1].strip()))
+            rule = None
+        elif line.strip().startswith("jobid:") and rule is not None:
+            jobs.append((rule, ""))
+            rule = None
+    return jobs
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for rule, _ in planned_jobs(stdout):
+        counts[rule] = counts.get(rule, 0) + 1
+    return counts
+
+
+def test_dry_run_default_grid(tmp_path: Path) -> None:
+    proc = snakemake(tmp_path, REPO / "config" / "config.yaml", "--dry-run")
+    counts = job_counts(proc.stdout)
+    assert counts["train_seeds_0_1"] == 5 * 2
+    assert counts["analyze"] == 20
+    assert counts["aggregate"] == 1
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_dry_run_large_grid(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        {
+            "grid": {
+                "architecture": ["vanilla", "rate", "gru", "lstm", "ugrnn"],
+                "noise": [round(0.05 * i, 2) for i in range(20)],
+                "seeds": 100,
+            },
+            "jobs": {"seeds_per_job": 10},
+        },
+    )
+    proc = snakemake(tmp_path, config, "--dry-run", "--quiet", "rules")
+    text = proc.stdout + proc.stderr
+    assert re.search(r"analyze\s+10000", text), text[-3000:]
+    assert re.search(r"train_seeds_0_9\s+100", text)
+    assert re.search(r"total\s+11003", text)
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragments"),
+    [
+        ({"grid": {"architecture": ["gru", "transformer"]}}, ["grid.architecture", "transformer"]),
+        ({"grid": {"noise": [-0.1]}}, ["noise", "-0.1"]),
+        ({"grid": {"task": []}}, ["task"]),
+        ({"architectures": {"gru": {"hiden_size": 4}}}, ["architectures.gru", "hiden_size"]),
+        ({"trainnig": {}}, ["trainnig"]),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path: Path, changes: dict, fragments: list) -> None:
+    config = write_config(tmp_path, changes)
+    proc = snakemake(tmp_path, config, "--cores", "1", check=False)
+    assert proc.returncode != 0
+    text = proc.stdout + proc.stderr
+    for fragment in fragments:
+        assert fragment in text, text[-3000:]
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_tiny_sweep_outputs_and_labels(tiny_sweep: Path) -> None:
+    results = tiny_sweep / "results"
+    networks = sorted((results / "networks").glob("flipflop/*/bptt/*/seed*"))
+    assert len(networks) == 8
+    for folder in networks:
+        for name in ("model.pt", "training.nc", "meta.json", "analysis.nc"):
+            assert (folder / name).is_file(), folder / name
+    for kind in ("train", "analyze", "aggregate"):
+        assert any((results / "logs" / kind).rglob("*.log"))
+        assert any((results / "benchmarks" / kind).rglob("*.tsv"))
+
+    summary = open_dataset(results / "aggregate" / "flipflop" / "summary.nc")
+    assert summary.sizes["network"] == 8
+    assert set(summary["architecture"].values) == {"gru", "vanilla"}
+    assert set(summary["noise"].values) == {0.0, 0.1}
+    assert set(summary["status"].values) <= {"converged", "not_converged", "diverged"}
+    gru = summary.sel(architecture="gru", noise=0.1)
+    assert gru.sizes["network"] == 2
+    assert set(gru["seed"].values) == {0, 1}
+
+    similarity = open_dataset(results / "aggregate" / "flipflop" / "similarity.nc")
+    for metric in ("cca", "cka"):
+        d = similarity[metric].values
+        assert d.shape == (8, 8)
+        np.testing.assert_allclose(d, d.T, atol=1e-12)
+        np.testing.assert_allclose(np.diag(d), 0, atol=1e-8)
+        assert (d[~np.eye(8, dtype=bool)] > 0).all()
+    one = similarity["cka"].sel(architecture="gru", seed=0, noise=0.0)
+    assert one.sizes["network_b"] == 8
+    assert one.sel(architecture_b="gru", seed_b=0, noise_b=0.0).item() == pytest.approx(0, abs=1e-8)
+    overview = (results / "overview.txt").read_text()
+    assert "stable FPs" in overview and "within architecture" in overview
+
+
+@pytest.mark.slow
+def test_rerun_triggers(tiny_sweep: Path, tmp_path: Path) -> None:
+    nothing = snakemake(tiny_sweep, write_config(tmp_path, name="same.yaml"), "--dry-run")
+    assert planned_jobs(nothing.stdout) == [], nothing.stdout[-2000:]
+
+    unrelated = write_config(
+        tmp_path,
+        {"architectures": {"lstm": {"hidden_size": 99}}, "jobs": {"train_threads": 2}},
+        name="unrelated.yaml",
+    )
+    assert planned_jobs(snakemake(tiny_sweep, unrelated, "--dry-run").stdout) == []
+
+    changed = write_config(
+        tmp_path, {"architectures": {"gru": {"hidden_size": 12}}}, name="changed.yaml"
+    )
+    jobs = planned_jobs(snakemake(tiny_sweep, changed, "--dry-run").stdout)
+    trained = [out for rule, out in jobs if rule.startswith("train")]
+    analysed = [out for rule, out in jobs if rule == "analyze"]
+    assert len(trained) == 2 and all("/gru/" in out for out in trained)
+    assert len(analysed) == 4 and all("/gru/" in out for out in analysed)
+    assert {rule for rule, _ in jobs} == {
+        "train_seeds_0_1",
+        "analyze",
+        "aggregate",
+        "overview",
+        "all",
+    }
+
+    analysis_only = write_config(
+        tmp_path, {"analysis": {"evaluation_trials": 65}}, name="analysis.yaml"
+    )
+    rules = {
+        rule for rule, _ in planned_jobs(snakemake(tiny_sweep, analysis_only, "--dry-run").stdout)
+    }
+    assert "analyze" in rules and not any(r.startswith("train") for r in rules)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_without_retraining(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        {
+            "grid": {"architecture": ["vanilla"], "noise": [0.0], "seeds": 4},
+            "jobs": {"seeds_per_job": 1},
+            "learning_rules": {"bptt": {"max_iterations": 400}},
+            "training": {"stopping": {"threshold": 2.0}},
+        },
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(config),
+        "--cores",
+        "1",
+    ]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+    )
+    metas = tmp_path / "results" / "networks"
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            if len(list(metas.rglob("meta.json"))) >= 1:
+                break
+            assert proc.poll() is None, "the run ended before it could be interrupted"
+            time.sleep(0.2)
+        else:
+            pytest.fail("no network finished training in time")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finished = {p: p.stat().st_mtime_ns for p in metas.rglob("model.pt")}
+    assert 1 <= len(finished) < 4
+    assert not (tmp_path / "results" / "overview.txt").exists()
+
+    snakemake(tmp_path, config, "--unlock")
+    snakemake(tmp_path, config, "--cores", "2", "--rerun-incomplete")
+    for path, mtime in finished.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path} was retrained"
+    assert len(list(metas.rglob("analysis.nc"))) == 4
+    assert (tmp_path / "results" / "overview.txt").is_file()
+    for model in metas.rglob("model.pt"):
+        state = torch.load(model, weights_only=False)["state_dict"]
+        assert all(torch.isfinite(v).all() for v in state.values())
+
+
+def test_tiny_config_fixture_is_consistent() -> None:
+    assert deep_update(TINY_CONFIG, {})["grid"]["seeds"] == 2
+    yaml.safe_dump(TINY_CONFIG)

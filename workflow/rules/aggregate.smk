@@ -1,0 +1,35 @@
+rule aggregate:
+    input:
+        lambda w: [
+            f"{network_folder(n)}/analysis.nc" for n in SWEEP.networks_of_task(w.task)
+        ],
+    output:
+        similarity=f"{RESULTS}/aggregate/{{task}}/similarity.nc",
+        summary=f"{RESULTS}/aggregate/{{task}}/summary.nc",
+    log:
+        f"{RESULTS}/logs/aggregate/{{task}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate/{{task}}.tsv"
+    params:
+        options=SWEEP.aggregate.to_dict(),
+    threads: SWEEP.jobs.aggregate_threads
+    resources:
+        mem_mb=SWEEP.jobs.aggregate_mem_mb,
+        runtime=SWEEP.jobs.aggregate_runtime,
+    script:
+        "../scripts/aggregate.py"
+
+
+rule overview:
+    input:
+        similarities=expand(f"{RESULTS}/aggregate/{{task}}/similarity.nc", task=SWEEP.tasks),
+        summaries=expand(f"{RESULTS}/aggregate/{{task}}/summary.nc", task=SWEEP.tasks),
+    output:
+        OVERVIEW,
+    log:
+        f"{RESULTS}/logs/overview.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/overview.tsv"
+    localrule: True
+    script:
+        "../scripts/overview.py"
