@@ -17,7 +17,7 @@ $(STAMP): envs/requirements.txt pyproject.toml
 	touch $(STAMP)
 
 sweep: $(STAMP)
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --keep-going $(SNAKEMAKE_ARGS)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --keep-going --rerun-incomplete $(SNAKEMAKE_ARGS)
 
 dry-run: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --dry-run --quiet $(SNAKEMAKE_ARGS)

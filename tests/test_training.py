@@ -324,3 +324,28 @@ def test_stop_criterion_skips_inactive_networks() -> None:
     assert out.tolist() == [False, True, False]
     out = criterion.update(np.array([0.0, 0.0, 0.9]), np.array([False, False, True]))
     assert out.tolist() == [False, False, True]
+
+
+def test_training_error_is_recorded_as_failed(tmp_path: Path, monkeypatch) -> None:
+    from rnn_analysis.analysis.network import analyze_network
+    from rnn_analysis.training.bptt import BPTT
+
+    def broken(self, model, context):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(BPTT, "train", broken)
+    specs = [make_spec(seed) for seed in (0, 1)]
+    folders = train(tmp_path, specs, "failed")
+    for folder in folders:
+        meta = read_meta(folder)
+        assert meta["status"] == "failed"
+        assert "CUDA out of memory (simulated)" in meta["reason"]
+        assert (folder / "model.pt").is_file() and (folder / "training.nc").is_file()
+        analysis_spec = {
+            "network": meta["network"],
+            "task": meta["spec"]["task"],
+            "analysis": {"evaluation_trials": 16},
+        }
+        ds = analyze_network(analysis_spec, folder, folder / "analysis.nc", log=lambda _: None)
+        assert ds.attrs["status"] == "failed"
+        assert "training failed" in ds.attrs["analysis_skipped"]

@@ -197,7 +197,8 @@ def test_killed_run_resumes_without_retraining(tmp_path: Path) -> None:
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
-            if len(list(metas.rglob("meta.json"))) >= 1:
+            # With one core, a second finished network means the first job has ended.
+            if len(list(metas.rglob("meta.json"))) >= 2:
                 break
             assert proc.poll() is None, "the run ended before it could be interrupted"
             time.sleep(0.2)
@@ -206,8 +207,9 @@ def test_killed_run_resumes_without_retraining(tmp_path: Path) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    finished = {p: p.stat().st_mtime_ns for p in metas.rglob("model.pt")}
-    assert 1 <= len(finished) < 4
+    models = sorted(metas.rglob("model.pt"), key=lambda p: p.stat().st_mtime_ns)
+    assert 2 <= len(models) < 4
+    finished = {p: p.stat().st_mtime_ns for p in models[:-1]}
     assert not (tmp_path / "results" / "overview.txt").exists()
 
     snakemake(tmp_path, config, "--unlock")

@@ -13,6 +13,7 @@ def fixed_point_table(summary: xr.Dataset) -> list[str]:
     """Stable fixed points per architecture among converged networks, and statuses."""
     lines = [
         f"{'architecture':<14}{'networks':>9}{'converged':>10}{'not conv.':>10}{'diverged':>9}"
+        f"{'failed':>7}"
         f"{'stable FPs (converged: mean ± sd, range)':>44}"
     ]
     for arch in np.unique(summary["architecture"].values):
@@ -28,6 +29,7 @@ def fixed_point_table(summary: xr.Dataset) -> list[str]:
         lines.append(
             f"{arch:<14}{status.size:>9}{int((status == 'converged').sum()):>10}"
             f"{int((status == 'not_converged').sum()):>10}{int((status == 'diverged').sum()):>9}"
+            f"{int((status == 'failed').sum()):>7}"
             f"{stats:>44}"
         )
     return lines

@@ -48,7 +48,8 @@ __all__ = [
 ]
 
 _COMPACT_FRACTION = 0.875
-_JACOBIAN_ROWS = 1 << 15
+_JACOBIAN_ROWS = 1 << 13
+_GEODESIC_STEP = 0.1
 (
     _STATUS_ACTIVE,
     _STATUS_CONVERGED,
@@ -113,6 +114,16 @@ class FixedPointParams(Hyperparameters):
         After each accepted refinement step, up to this many further steps reuse the
         same Jacobian and factorisation (each costs two evaluations of F instead of a
         Jacobian); they continue while they lower q.
+    refine_geodesic_ratio : float, default 0.75
+        Geodesic acceleration (Transtrum & Sethna 2012): each step adds half the
+        second-order correction computed from a finite-difference directional second
+        derivative of the residual, and is rejected when the correction's norm exceeds
+        half this ratio times the step's; it speeds up progress along curved slow
+        valleys. 0 disables it.
+    refine_float32_jacobian : bool, default True
+        Compute the Jacobians that set the refinement's step directions in float32
+        (2-3x faster on a CPU). Steps are still accepted on q computed in ``dtype``, so
+        this only changes the path, not the accuracy; reported Jacobians are in ``dtype``.
     refine_stall_window : int, default 5
         A point whose q has not fallen below ``refine_stall_ratio`` times its value
         refine_stall_window refinement iterations earlier leaves the refinement (a slow
@@ -155,6 +166,8 @@ class FixedPointParams(Hyperparameters):
     refine_iterations: int = 100
     refine_damping: float = 1e-3
     refine_chord_steps: int = 4
+    refine_geodesic_ratio: float = 0.75
+    refine_float32_jacobian: bool = True
     refine_stall_window: int = 5
     refine_stall_ratio: float = 0.5
     unique_tol: float = 1e-3
@@ -178,6 +191,7 @@ class FixedPointParams(Hyperparameters):
             "unstable_tol",
             "adam_epsilon",
             "refine_chord_steps",
+            "refine_geodesic_ratio",
         )
         for name in non_negative:
             if getattr(self, name) < 0:
@@ -427,7 +441,9 @@ def _adam(model: Architecture, x0: torch.Tensor, u: torch.Tensor, p: FixedPointP
     )
 
 
-def _refine(model: Architecture, search: _Search, p: FixedPointParams) -> None:
+def _refine(
+    model: Architecture, search: _Search, p: FixedPointParams, step_model: Architecture
+) -> None:
     """Levenberg–Marquardt on the unconverged points with q ≤ max(refine_q, slow_q)."""
     unconverged = (search.status != _STATUS_CONVERGED) & (search.status != _STATUS_FAILED)
     candidates = unconverged & ((search.status == _STATUS_REFINE) | (search.q <= p.slow_q))
@@ -446,6 +462,7 @@ def _refine(model: Architecture, search: _Search, p: FixedPointParams) -> None:
         },
     )
     eye = torch.eye(s, dtype=search.x.dtype, device=search.x.device)
+    jdtype = step_model.weight_out.dtype
     history = []
     for it in range(p.refine_iterations + 1):
         counts = slots.counts()
@@ -461,7 +478,7 @@ def _refine(model: Architecture, search: _Search, p: FixedPointParams) -> None:
             x, uu, q = st["x"], st["u"], st["q"]
             with torch.no_grad():
                 r = model.step(x, uu) - x
-            jr = jacobian(model, x, uu) - eye
+            jr = jacobian(step_model, x.to(jdtype), uu.to(jdtype)).to(x.dtype) - eye
             jt = jr.transpose(-1, -2)
             a = jt @ jr
             g = jt @ r.unsqueeze(-1)
@@ -473,11 +490,24 @@ def _refine(model: Architecture, search: _Search, p: FixedPointParams) -> None:
             for chord in range(1 + p.refine_chord_steps):
                 if chord > 0:
                     g = jt @ r.unsqueeze(-1)
-                x_try = x + torch.cholesky_solve(-g, chol).squeeze(-1)
+                step = torch.cholesky_solve(-g, chol).squeeze(-1)
+                ok = going
+                if p.refine_geodesic_ratio > 0:
+                    h = _GEODESIC_STEP
+                    with torch.no_grad():
+                        curvature = model.step(x + h * step, uu) - (x + h * step)
+                        curvature += model.step(x - h * step, uu) - (x - h * step)
+                    curvature = (curvature - 2 * r) / h**2
+                    accel = torch.cholesky_solve(-(jt @ curvature.unsqueeze(-1)), chol).squeeze(-1)
+                    ok = ok & (
+                        2 * accel.norm(dim=-1) <= p.refine_geodesic_ratio * step.norm(dim=-1)
+                    )
+                    step = step + 0.5 * accel
+                x_try = x + step
                 with torch.no_grad():
                     r_try = model.step(x_try, uu) - x_try
                 q_try = 0.5 * r_try.square().sum(dim=-1)
-                accept = going & torch.isfinite(q_try) & (q_try < q)
+                accept = ok & torch.isfinite(q_try) & (q_try < q)
                 x = torch.where(accept.unsqueeze(-1), x_try, x)
                 r = torch.where(accept.unsqueeze(-1), r_try, r)
                 q = torch.where(accept, q_try, q)
@@ -499,6 +529,13 @@ def _refine(model: Architecture, search: _Search, p: FixedPointParams) -> None:
             slots.scatter(done, search.q, st["q"])
             slots.valid = valid & ~done
     search.refine_history = torch.stack(history).cpu()
+
+
+def net_copy(model: Architecture, dtype: torch.dtype) -> Architecture:
+    """A copy of ``model`` in ``dtype`` whose parameters do not require gradients."""
+    net = copy.deepcopy(model).to(dtype=dtype)
+    net.requires_grad_(False)
+    return net
 
 
 def find_fixed_points(
@@ -542,8 +579,7 @@ def find_fixed_points(
         if len(label) != n_cond:
             raise ValueError(f"static input label {key!r} has {len(label)} values, not {n_cond}")
 
-    net = copy.deepcopy(model).to(dtype=dtype)
-    net.requires_grad_(False)
+    net = net_copy(model, dtype)
     probe = probe_states.detach().to(dtype=dtype, device=device)
     generator = torch.Generator().manual_seed(params.seed)
     init = sample_initial_states(probe, n_init, params.initial_noise, generator)
@@ -552,7 +588,8 @@ def find_fixed_points(
     u = values.repeat_interleave(n_init, dim=0).unsqueeze(0).expand(e, -1, -1).contiguous()
 
     search = _adam(net, x0, u, params)
-    _refine(net, search, params)
+    step_net = net if not params.refine_float32_jacobian else net_copy(model, torch.float32)
+    _refine(net, search, params, step_net)
     return _datasets(net, init, values, static_inputs.labels, search, params)
 
 

@@ -19,6 +19,7 @@ from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import META_FILE, MODEL_FILE, load_models, provenance, read_meta, write_netcdf
 from rnn_analysis.tasks import TASKS, Task, TrialBatch
 from rnn_analysis.training.bptt import masked_mse
+from rnn_analysis.training.rule import FAILED
 
 
 def _run(model: Architecture, batch: TrialBatch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,10 +105,14 @@ def analyze_network(
         "provenance": json.dumps(provenance(), sort_keys=True),
         "source": str(folder / META_FILE),
     }
-    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
-    if not finite:
-        log(f"{folder}: weights are not finite (status {meta['status']}); analysis skipped")
-        ds = xr.Dataset(attrs={**attrs, "analysis_skipped": "non-finite weights"})
+    skipped = None
+    if meta["status"] == FAILED:
+        skipped = f"training failed: {meta.get('reason', '')}"
+    elif not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        skipped = "non-finite weights"
+    if skipped is not None:
+        log(f"{folder}: analysis skipped ({skipped}); status {meta['status']}")
+        ds = xr.Dataset(attrs={**attrs, "analysis_skipped": skipped})
         write_netcdf(ds, Path(out))
         return ds
 

@@ -18,7 +18,9 @@ from rnn_analysis.training.stopping import StoppingParams
 CONVERGED = "converged"
 NOT_CONVERGED = "not_converged"
 DIVERGED = "diverged"
-STATUSES = (CONVERGED, NOT_CONVERGED, DIVERGED)
+#: Training raised an error; the traceback is in the job's log.
+FAILED = "failed"
+STATUSES = (CONVERGED, NOT_CONVERGED, DIVERGED, FAILED)
 
 
 @dataclass
@@ -27,7 +29,7 @@ class NetworkResult:
 
     Attributes
     ----------
-    status : "converged", "not_converged" or "diverged"
+    status : "converged", "not_converged", "diverged" or "failed"
     iterations : updates applied to this network
     curve : training curve, a dataset along ``iteration`` and ``validation``
     reason : one line saying why training stopped

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+import xarray as xr
 
 from rnn_analysis import seeding
 from rnn_analysis.architectures import ARCHITECTURES
@@ -23,7 +25,7 @@ from rnn_analysis.io import (
     write_netcdf,
 )
 from rnn_analysis.tasks import TASKS
-from rnn_analysis.training.rule import LEARNING_RULES, TrainingContext
+from rnn_analysis.training.rule import FAILED, LEARNING_RULES, NetworkResult, TrainingContext
 from rnn_analysis.training.stopping import StoppingParams
 
 
@@ -46,7 +48,9 @@ def train_ensemble(
 
     Each spec is :meth:`rnn_analysis.config.Sweep.training_spec` of one network. Writes
     ``model.pt``, ``training.nc`` and ``meta.json`` into each network's folder and
-    returns the statuses.
+    returns the statuses. An error during training is recorded as status ``failed``
+    (with the initial weights and the error as reason) rather than raised, so that the
+    sweep and its aggregates go on; the traceback is logged.
     """
     if len(specs) != len(folders) or not specs:
         raise ValueError("give one folder per spec, and at least one spec")
@@ -95,7 +99,15 @@ def train_ensemble(
         f"{labels['learning_rule']} × noise {labels['noise']} (seeds {seeds}) on {torch_device}"
     )
     start = time.perf_counter()
-    results = rule.train(model, context)
+    try:
+        results = rule.train(model, context)
+    except Exception as err:  # recorded per network; the rest of the sweep goes on
+        log(f"training failed:\n{traceback.format_exc()}")
+        reason = f"{type(err).__name__}: {err}"
+        results = [
+            NetworkResult(FAILED, 0, xr.Dataset(coords={"iteration": [], "validation": []}), reason)
+            for _ in seeds
+        ]
     wall = time.perf_counter() - start
 
     statuses = []

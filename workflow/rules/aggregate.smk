@@ -25,7 +25,7 @@ rule overview:
         similarities=expand(f"{RESULTS}/aggregate/{{task}}/similarity.nc", task=SWEEP.tasks),
         summaries=expand(f"{RESULTS}/aggregate/{{task}}/summary.nc", task=SWEEP.tasks),
     output:
-        OVERVIEW,
+        report(OVERVIEW, caption="../report/overview.rst", category="Overview"),
     log:
         f"{RESULTS}/logs/overview.log",
     benchmark:
