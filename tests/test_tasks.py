@@ -36,9 +36,12 @@ def test_registered_with_defaults() -> None:
     assert task.success_threshold == task.params.success_threshold
 
 
+@pytest.mark.parametrize("initial_pulses", [True, False])
 @pytest.mark.parametrize("n_bits", [1, 3, 5])
-def test_targets_hold_sign_of_last_pulse(n_bits: int) -> None:
-    task = FlipFlop(n_bits=n_bits, n_steps=50, pulse_probability=0.08)
+def test_targets_hold_sign_of_last_pulse(n_bits: int, initial_pulses: bool) -> None:
+    task = FlipFlop(
+        n_bits=n_bits, n_steps=50, pulse_probability=0.08, initial_pulses=initial_pulses
+    )
     batch = task.generate(40, gen(0), noise=0.0)
     assert batch.inputs.shape == (40, 50, n_bits)
     assert batch.targets.shape == (40, 50, n_bits)
@@ -47,7 +50,11 @@ def test_targets_hold_sign_of_last_pulse(n_bits: int) -> None:
     inputs = batch.inputs.numpy()
     assert set(np.unique(inputs)) == {-1.0, 0.0, 1.0}
     np.testing.assert_array_equal(batch.targets.numpy(), reference_targets(inputs))
-    assert (batch.targets == 0).any() and (batch.targets == 1).any() and (batch.targets == -1).any()
+    assert (batch.targets == 1).any() and (batch.targets == -1).any()
+    # With initial pulses every output always has a sign to hold; without, it is 0
+    # until the channel's first pulse.
+    assert bool((batch.targets == 0).any()) is not initial_pulses
+    assert bool((batch.inputs[:, 0] != 0).all()) is initial_pulses
     np.testing.assert_array_equal(batch.conditions["n_pulses"], (inputs != 0).sum(axis=(1, 2)))
 
 
@@ -63,6 +70,8 @@ def test_noisy_trials_keep_clean_targets() -> None:
 def test_pulse_rate_matches_probability(p: float) -> None:
     task = FlipFlop(n_steps=100, pulse_probability=p)
     inputs = task.generate(500, gen(1), noise=0.0).inputs
+    assert bool((inputs[:, 0] != 0).all())  # the initial pulses
+    inputs = inputs[:, 1:]
     pulses = inputs != 0
     assert pulses.float().mean().item() == pytest.approx(p, abs=0.005)
     positive = (inputs[pulses] > 0).float().mean().item()

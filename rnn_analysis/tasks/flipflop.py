@@ -24,6 +24,10 @@ class FlipFlopParams(Hyperparameters):
         Trial length in time steps.
     pulse_probability : float, default 0.05
         Probability per step and channel of a ±1 pulse.
+    initial_pulses : bool, default True
+        Every channel also receives a pulse at step 0, so that each output always has
+        a sign to hold. Without them the target is 0 until a channel's first pulse, and
+        networks learn that "unset" state as extra attractors (up to 3**K instead of 2**K).
     tolerance : float, default 0.5
         An output counts as correct where ``|output - target| < tolerance``.
     success_threshold : float, default 0.95
@@ -37,6 +41,7 @@ class FlipFlopParams(Hyperparameters):
     n_bits: int = 3
     n_steps: int = 100
     pulse_probability: float = 0.05
+    initial_pulses: bool = True
     tolerance: float = 0.5
     success_threshold: float = 0.95
     probe_trials: int = 32
@@ -55,7 +60,8 @@ class FlipFlopParams(Hyperparameters):
 class FlipFlop(Task):
     """At random times channel k receives a +1 or −1 pulse; output k holds its sign.
 
-    Before the first pulse on a channel its target is 0. Every step is in the loss.
+    Every channel receives a pulse at step 0 (``initial_pulses``); without it the target
+    is 0 before a channel's first pulse. Every step is in the loss.
     Known result: 2**K stable fixed points, with saddles between them.
     """
 
@@ -75,6 +81,8 @@ class FlipFlop(Task):
         p = self.params
         shape = (batch_size, p.n_steps, p.n_bits)
         pulse = torch.rand(shape, generator=generator) < p.pulse_probability
+        if p.initial_pulses:
+            pulse[:, 0] = True
         sign = torch.where(torch.rand(shape, generator=generator) < 0.5, -1.0, 1.0)
         inputs = pulse * sign
         steps = torch.arange(p.n_steps).view(1, -1, 1).expand(shape)
