@@ -189,6 +189,7 @@ class BPTT(LearningRule):
                         p[i] = value
 
             if iteration % stopping.validate_every == 0:
+                validated = active.copy()
                 scores = validate(model, task, validation)
                 val_iterations.append(iteration)
                 val_scores.append(np.where(active, scores, np.nan))
@@ -204,8 +205,8 @@ class BPTT(LearningRule):
                     )
                 progress.update(
                     iteration,
-                    loss=np.nanmean(loss_np[active]) if active.any() else np.nan,
-                    score=np.nanmean(scores),
+                    loss=float(np.nanmean(loss_np[validated])) if validated.any() else np.nan,
+                    score=float(np.nanmean(scores[validated])) if validated.any() else np.nan,
                     active=f"{int(active.sum())}/{n}",
                 )
 
