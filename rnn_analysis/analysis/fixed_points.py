@@ -1,19 +1,31 @@
-"""Fixed and slow points of every network of an ensemble, after Golub & Sussillo's FixedPointFinder.
+"""Fixed and slow points of every network of an ensemble (after Golub & Sussillo's finder).
 
 For each network, static input ``u*`` and initial state, the speed
-``q(h) = ½‖F(h, u*) − h‖²`` is minimised. All initial states of all static inputs of
+``q(h) = ½‖F(h, u*) − h‖²`` is minimised. Initial states are sampled from the
+network's probe trajectories plus noise. All initial states of all static inputs of
 all networks are optimised together as one ``[E, n_conditions · n_initial_states, S]``
-tensor, point by point:
+tensor, with per-point convergence; the points still being optimised are compacted
+as others leave, so finished points cost nothing:
 
-1. **Adam** with a per-point adaptive learning rate and per-point gradient-norm
-   clipping. A point leaves the optimisation as soon as its q is at most ``tol_q``
-   (converged) or at most ``refine_q`` (handed to step 2); the points still being
-   optimised are compacted every few iterations, so converged points cost nothing.
-2. **Levenberg–Marquardt refinement** of every unconverged point with q at most
-   ``slow_q``: damped Gauss–Newton steps on the residual ``F(h, u*) − h``, accepted
-   only where they lower q. Near a fixed point this converges quadratically, which
-   makes ``tol_q = 1e-12`` reachable in a few steps; at a slow point (a positive
-   local minimum of q) it stays put.
+1. **Adam** (as in FixedPointFinder) with a per-point adaptive learning rate and
+   per-point gradient-norm clipping. A point leaves once q ≤ ``tol_q`` (converged),
+   once q ≤ ``refine_q`` (handed to step 2), when its q stops falling (see
+   ``stall_window``) or after ``max_iterations``.
+2. **Levenberg–Marquardt refinement** of the handed-off points and of every other
+   unconverged point with q ≤ ``slow_q``: damped Gauss–Newton steps on the residual
+   ``F(h, u*) − h`` with geodesic acceleration, accepted only where they lower q. Near
+   a fixed point this converges quadratically, which makes ``tol_q = 1e-12`` reachable
+   in practice (first-order methods crawl along the nearly flat valleys of trained
+   networks, where ``|1 − λ|`` of the slowest modes is 1e-3 or less). A point leaves
+   when q ≤ ``tol_q``, when its q stops falling (see ``refine_stall_window``), or when
+   it comes within ``refine_merge_tol`` of a lower-q point, which it then follows. The
+   refinement only polishes: a point it does not converge gets its step-1 result back,
+   so that a slow point is not dragged far along a slow valley towards a distant
+   minimum of q.
+3. **Adam again** on the handed-off points that step 2 did not converge, from where
+   they were handed off, without hand-off and with the iterations left; each keeps
+   the lower-q of its two end points. Slow points are thus what Adam finds, as in
+   FixedPointFinder.
 
 Points with q ≤ ``tol_q`` are fixed points, the others with q ≤ ``slow_q`` slow points.
 Per network and static input, points farther from the initial states' centroid than
@@ -21,7 +33,7 @@ Per network and static input, points farther from the initial states' centroid t
 and the rest are deduplicated on ``[h; u]`` (the lowest-q point of each group is kept).
 At each kept point the Jacobian ``dF/dh``, its eigen-decomposition (sorted by
 ``|λ|``, descending), the number of unstable modes (``|λ| > 1``) and the readout
-are computed.
+are computed. Results are one self-describing :class:`xarray.Dataset` per network.
 """
 
 from __future__ import annotations
@@ -44,12 +56,14 @@ __all__ = [
     "FixedPointParams",
     "find_fixed_points",
     "jacobian",
+    "net_copy",
     "sample_initial_states",
 ]
 
 _COMPACT_FRACTION = 0.875
 _JACOBIAN_ROWS = 1 << 13
 _GEODESIC_STEP = 0.1
+_MERGE_WINDOW = 8
 (
     _STATUS_ACTIVE,
     _STATUS_CONVERGED,
@@ -103,17 +117,13 @@ class FixedPointParams(Hyperparameters):
     refine_q : float, default 1e-4
         A point leaves Adam for the Levenberg–Marquardt refinement once q ≤ refine_q
         (0: only after Adam ends).
-    refine_iterations : int, default 100
+    refine_iterations : int, default 50
         Maximum number of Levenberg–Marquardt iterations (0 disables refinement).
     refine_damping : float, default 1e-3
         Initial damping μ of the refinement, relative to the mean squared singular value
         of the residual's Jacobian ``dF/dh − I``; divided by 3 after an accepted step and
         multiplied by 4 after a rejected one. A point whose relative damping exceeds
         1e12 has stalled and leaves the refinement.
-    refine_chord_steps : int, default 4
-        After each accepted refinement step, up to this many further steps reuse the
-        same Jacobian and factorisation (each costs two evaluations of F instead of a
-        Jacobian); they continue while they lower q.
     refine_geodesic_ratio : float, default 0.75
         Geodesic acceleration (Transtrum & Sethna 2012): each step adds half the
         second-order correction computed from a finite-difference directional second
@@ -124,7 +134,11 @@ class FixedPointParams(Hyperparameters):
         Compute the Jacobians that set the refinement's step directions in float32
         (2-3x faster on a CPU). Steps are still accepted on q computed in ``dtype``, so
         this only changes the path, not the accuracy; reported Jacobians are in ``dtype``.
-    refine_stall_window : int, default 5
+    refine_merge_tol : float, default 1e-4
+        During refinement, a point within this distance of an active point of the same
+        network and static input with lower q is merged into it: it stops being refined
+        and ends where that point ends (they would be duplicates anyway). 0 disables.
+    refine_stall_window : int, default 10
         A point whose q has not fallen below ``refine_stall_ratio`` times its value
         refine_stall_window refinement iterations earlier leaves the refinement (a slow
         point, or one still crawling along a slow manifold).
@@ -139,7 +153,10 @@ class FixedPointParams(Hyperparameters):
         states all coincide).
     unstable_tol : float, default 0.0
         A mode is unstable when ``|λ| > 1 + unstable_tol``.
-    store_jacobian : bool, default True
+    n_eigenvectors : int, default 8
+        Right eigenvectors are stored for this many leading modes (largest |λ|, which
+        include the unstable ones) per point.
+    store_jacobian : bool, default False
         Also store each point's Jacobian in the dataset.
     seed : int, default 0
         Seed of the initial-state sampling.
@@ -163,17 +180,18 @@ class FixedPointParams(Hyperparameters):
     stall_window: int = 500
     stall_ratio: float = 0.5
     refine_q: float = 1e-4
-    refine_iterations: int = 100
+    refine_iterations: int = 50
     refine_damping: float = 1e-3
-    refine_chord_steps: int = 4
     refine_geodesic_ratio: float = 0.75
     refine_float32_jacobian: bool = True
-    refine_stall_window: int = 5
+    refine_merge_tol: float = 1e-4
+    refine_stall_window: int = 10
     refine_stall_ratio: float = 0.5
     unique_tol: float = 1e-3
     outlier_distance_scale: float = 10.0
     unstable_tol: float = 0.0
-    store_jacobian: bool = True
+    n_eigenvectors: int = 8
+    store_jacobian: bool = False
     seed: int = 0
     dtype: Literal["float64", "float32"] = "float64"
 
@@ -190,8 +208,9 @@ class FixedPointParams(Hyperparameters):
             "unique_tol",
             "unstable_tol",
             "adam_epsilon",
-            "refine_chord_steps",
             "refine_geodesic_ratio",
+            "n_eigenvectors",
+            "refine_merge_tol",
         )
         for name in non_negative:
             if getattr(self, name) < 0:
@@ -309,6 +328,8 @@ class _Search:
     adam_history: torch.Tensor
     refine_history: torch.Tensor
     n_refined: torch.Tensor
+    parent: torch.Tensor
+    continue_history: torch.Tensor | None = None
 
 
 class _Slots:
@@ -353,13 +374,26 @@ def _speed(model: Architecture, x: torch.Tensor, u: torch.Tensor) -> torch.Tenso
     return 0.5 * r.square().sum(dim=-1)
 
 
-def _adam(model: Architecture, x0: torch.Tensor, u: torch.Tensor, p: FixedPointParams) -> _Search:
+def _adam(
+    model: Architecture,
+    x0: torch.Tensor,
+    u: torch.Tensor,
+    p: FixedPointParams,
+    active: torch.Tensor | None = None,
+    refine_q: float | None = None,
+    max_iterations: int | None = None,
+) -> _Search:
+    """Adam on the ``active`` points (all by default); the others keep ``x0`` and q = inf."""
     e, n, _ = x0.shape
+    refine_q = p.refine_q if refine_q is None else refine_q
+    max_iterations = p.max_iterations if max_iterations is None else max_iterations
     x_out = x0.clone()
     q_out = torch.full((e, n), math.inf, dtype=x0.dtype, device=x0.device)
     status = torch.full((e, n), _STATUS_ACTIVE, dtype=torch.int8, device=x0.device)
+    if active is None:
+        active = torch.ones(e, n, dtype=torch.bool, device=x0.device)
     slots = _Slots(
-        torch.ones(e, n, dtype=torch.bool, device=x0.device),
+        active,
         {
             "x": x0,
             "u": u,
@@ -372,7 +406,7 @@ def _adam(model: Architecture, x0: torch.Tensor, u: torch.Tensor, p: FixedPointP
     )
     history = []
     b1, b2 = p.adam_beta1, p.adam_beta2
-    for it in range(p.max_iterations + 1):
+    for it in range(max_iterations + 1):
         counts = slots.counts()
         history.append(counts)
         if not bool(counts.any()):
@@ -388,9 +422,9 @@ def _adam(model: Architecture, x0: torch.Tensor, u: torch.Tensor, p: FixedPointP
         finite = torch.isfinite(q)
         converged = valid & finite & (q <= p.tol_q)
         failed = valid & ~finite
-        handed = valid & finite & ~converged & (q <= p.refine_q)
+        handed = valid & finite & ~converged & (q <= refine_q)
         moving = valid & finite & ~converged & ~handed
-        if it == p.max_iterations:
+        if it == max_iterations:
             stalled, remaining = None, moving
         elif it > 0 and it % p.stall_window == 0:
             stalled, remaining = moving & (q > p.stall_ratio * st["q_ref"]), None
@@ -411,7 +445,7 @@ def _adam(model: Architecture, x0: torch.Tensor, u: torch.Tensor, p: FixedPointP
             slots.scatter(mask, status, torch.full_like(q, code, dtype=torch.int8))
             valid = valid & ~mask
         slots.valid = valid
-        if it == p.max_iterations:
+        if it == max_iterations:
             break
         with torch.no_grad():
             if it == 0:
@@ -438,11 +472,16 @@ def _adam(model: Architecture, x0: torch.Tensor, u: torch.Tensor, p: FixedPointP
         adam_history=torch.stack(history).cpu(),
         refine_history=torch.zeros(0, e, dtype=torch.long),
         n_refined=torch.zeros(e, dtype=torch.long),
+        parent=torch.full((e, n), -1, dtype=torch.long, device=x0.device),
     )
 
 
 def _refine(
-    model: Architecture, search: _Search, p: FixedPointParams, step_model: Architecture
+    model: Architecture,
+    search: _Search,
+    p: FixedPointParams,
+    step_model: Architecture,
+    n_init: int,
 ) -> None:
     """Levenberg–Marquardt on the unconverged points with q ≤ max(refine_q, slow_q)."""
     unconverged = (search.status != _STATUS_CONVERGED) & (search.status != _STATUS_FAILED)
@@ -450,7 +489,9 @@ def _refine(
     if p.refine_iterations == 0 or not bool(candidates.any()):
         return
     search.n_refined = candidates.sum(dim=1).cpu()
-    s = search.x.shape[-1]
+    x_before, q_before = search.x.clone(), search.q.clone()
+    e, n, s = search.x.shape
+    condition = (torch.arange(n, device=search.x.device) // n_init).expand(e, n)
     slots = _Slots(
         candidates,
         {
@@ -459,10 +500,13 @@ def _refine(
             "q": search.q,
             "q_window": search.q.unsqueeze(-1).expand(-1, -1, p.refine_stall_window),
             "mu": torch.full_like(search.q, -1.0),
+            "cond": condition,
         },
     )
     eye = torch.eye(s, dtype=search.x.dtype, device=search.x.device)
     jdtype = step_model.weight_out.dtype
+    direction = torch.randn(s, generator=torch.Generator().manual_seed(p.seed), dtype=torch.float64)
+    direction = (direction / direction.norm()).to(search.x)
     history = []
     for it in range(p.refine_iterations + 1):
         counts = slots.counts()
@@ -485,38 +529,25 @@ def _refine(
             scale = a.diagonal(dim1=-2, dim2=-1).mean(dim=-1).clamp(min=1e-300)
             mu = torch.where(st["mu"] < 0, p.refine_damping * scale, st["mu"])
             chol, info = torch.linalg.cholesky_ex(a + mu[..., None, None] * eye)
-            going = valid & (info == 0)
-            improved = torch.zeros_like(valid)
-            for chord in range(1 + p.refine_chord_steps):
-                if chord > 0:
-                    g = jt @ r.unsqueeze(-1)
-                step = torch.cholesky_solve(-g, chol).squeeze(-1)
-                ok = going
-                if p.refine_geodesic_ratio > 0:
-                    h = _GEODESIC_STEP
-                    with torch.no_grad():
-                        curvature = model.step(x + h * step, uu) - (x + h * step)
-                        curvature += model.step(x - h * step, uu) - (x - h * step)
-                    curvature = (curvature - 2 * r) / h**2
-                    accel = torch.cholesky_solve(-(jt @ curvature.unsqueeze(-1)), chol).squeeze(-1)
-                    ok = ok & (
-                        2 * accel.norm(dim=-1) <= p.refine_geodesic_ratio * step.norm(dim=-1)
-                    )
-                    step = step + 0.5 * accel
-                x_try = x + step
+            step = torch.cholesky_solve(-g, chol).squeeze(-1)
+            ok = valid & (info == 0)
+            if p.refine_geodesic_ratio > 0:
+                h = _GEODESIC_STEP
                 with torch.no_grad():
-                    r_try = model.step(x_try, uu) - x_try
-                q_try = 0.5 * r_try.square().sum(dim=-1)
-                accept = ok & torch.isfinite(q_try) & (q_try < q)
-                x = torch.where(accept.unsqueeze(-1), x_try, x)
-                r = torch.where(accept.unsqueeze(-1), r_try, r)
-                q = torch.where(accept, q_try, q)
-                improved |= accept
-                going = accept & (q > p.tol_q)
-                if not bool(going.any()):
-                    break
+                    curvature = model.step(x + h * step, uu) - (x + h * step)
+                    curvature += model.step(x - h * step, uu) - (x - h * step)
+                curvature = (curvature - 2 * r) / h**2
+                accel = torch.cholesky_solve(-(jt @ curvature.unsqueeze(-1)), chol).squeeze(-1)
+                ok &= 2 * accel.norm(dim=-1) <= p.refine_geodesic_ratio * step.norm(dim=-1)
+                step = step + 0.5 * accel
+            x_try = x + step
+            with torch.no_grad():
+                q_try = _speed(model, x_try, uu)
+            accept = ok & torch.isfinite(q_try) & (q_try < q)
+            x = torch.where(accept.unsqueeze(-1), x_try, x)
+            q = torch.where(accept, q_try, q)
             st["x"], st["q"] = x, q
-            st["mu"] = mu = torch.where(improved, mu / 3, mu * 4)
+            st["mu"] = mu = torch.where(accept, mu / 3, mu * 4)
             slot = it % p.refine_stall_window
             stalled = (mu > 1e12 * scale) | (q > p.refine_stall_ratio * st["q_window"][..., slot])
             if it + 1 < p.refine_stall_window:
@@ -527,8 +558,82 @@ def _refine(
         if bool(done.any()):
             slots.scatter(done, search.x, st["x"])
             slots.scatter(done, search.q, st["q"])
-            slots.valid = valid & ~done
+            valid = valid & ~done
+            slots.valid = valid
+        if p.refine_merge_tol > 0 and valid.shape[1] > 1:
+            parent = _merge_parents(
+                st["x"], st["q"], st["cond"], valid, p.refine_merge_tol, direction
+            )
+            merged = parent >= 0
+            if bool(merged.any()):
+                slots.scatter(merged, search.x, st["x"])
+                slots.scatter(merged, search.q, st["q"])
+                slots.scatter(merged, search.parent, slots.index.gather(1, parent.clamp(min=0)))
+                slots.valid = valid & ~merged
     search.refine_history = torch.stack(history).cpu()
+    _follow_parents(search, p.tol_q)
+    unconverged = candidates & ~(search.q <= p.tol_q)
+    search.x[unconverged] = x_before[unconverged]
+    search.q[unconverged] = q_before[unconverged]
+
+
+def _merge_parents(
+    x: torch.Tensor,
+    q: torch.Tensor,
+    cond: torch.Tensor,
+    valid: torch.Tensor,
+    tol: float,
+    direction: torch.Tensor,
+) -> torch.Tensor:
+    """For each slot, the slot of a lower-q active point within ``tol``, or -1.
+
+    Candidates are the ``_MERGE_WINDOW`` neighbours in the order of (condition, projection
+    on ``direction``), so some close pairs can be missed: merging only saves work.
+    """
+    e, k, _ = x.shape
+    projection = (x @ direction).masked_fill(~valid, torch.inf)
+    order = torch.argsort(projection, dim=1, stable=True)
+    order = order.gather(1, torch.argsort(cond.gather(1, order), dim=1, stable=True))
+    xs = x.gather(1, order.unsqueeze(-1).expand_as(x))
+    qs, cs, vs = q.gather(1, order), cond.gather(1, order), valid.gather(1, order)
+    best_q = torch.full_like(q, torch.inf)
+    best = torch.full_like(order, -1)
+    for offset in range(1, min(_MERGE_WINDOW, k - 1) + 1):
+        a, b = slice(0, k - offset), slice(offset, k)
+        near = (
+            ((xs[:, a] - xs[:, b]).norm(dim=-1) <= tol)
+            & (cs[:, a] == cs[:, b])
+            & vs[:, a]
+            & vs[:, b]
+        )
+        b_lower = qs[:, b] < qs[:, a]
+        for child, parent, take in ((a, b, near & b_lower), (b, a, near & ~b_lower)):
+            update = take & (qs[:, parent] < best_q[:, child])
+            best_q[:, child] = torch.where(update, qs[:, parent], best_q[:, child])
+            best[:, child] = torch.where(update, order[:, parent], best[:, child])
+    parent = torch.full_like(order, -1)
+    parent.scatter_(1, order, best)
+    return parent
+
+
+def _follow_parents(search: _Search, tol_q: float) -> None:
+    """Give every merged point the final position and speed of the point it merged into,
+    where that point converged."""
+    parent = search.parent
+    merged = parent >= 0
+    if not bool(merged.any()):
+        return
+    root = torch.where(merged, parent, torch.arange(parent.shape[1], device=parent.device))
+    while True:
+        next_root = root.gather(1, root)
+        if bool((next_root == root).all()):
+            break
+        root = next_root
+    q_root = search.q.gather(1, root)
+    take = merged & (q_root <= tol_q)
+    x_root = search.x.gather(1, root.unsqueeze(-1).expand_as(search.x))
+    search.x.copy_(torch.where(take.unsqueeze(-1), x_root, search.x))
+    search.q.copy_(torch.where(take, q_root, search.q))
 
 
 def net_copy(model: Architecture, dtype: torch.dtype) -> Architecture:
@@ -559,8 +664,25 @@ def find_fixed_points(
 
     Returns
     -------
-    One dataset per network of the ensemble, with dimensions ``fixed_point``, ``state``,
-    ``state_b``, ``unit``, ``input_channel``, ``mode`` and ``output``.
+    list of xarray.Dataset
+        One per network of the ensemble, the points ordered by static input, kind
+        (fixed first), number of unstable modes and q. Dimensions: ``fixed_point``,
+        ``state`` (S), ``unit`` (hidden units), ``input_channel``, ``mode`` (S, by |λ|
+        descending), ``leading_mode`` (the first ``n_eigenvectors`` modes), ``output``
+        and, with ``store_jacobian``, ``state_b``. Variables: ``state_value``,
+        ``hidden_value``, ``input_value``, ``condition`` (index of the static input; its
+        labels are coordinates along ``fixed_point``, prefixed ``input_`` if a name is
+        taken), ``q``, ``kind`` ("fixed" or "slow"), ``eigenvalue_real`` /
+        ``eigenvalue_imag``, ``eigenvector_real`` / ``eigenvector_imag``,
+        ``n_unstable``, ``stable``, ``readout`` and optionally ``jacobian``. Attributes:
+        every hyperparameter as ``param_<name>``, the architecture, and diagnostics:
+        ``n_initial_states`` (per static input), ``n_conditions``,
+        ``n_points_optimised``, ``adam_iterations``, ``n_adam_converged``,
+        ``n_refined``, ``refine_iterations``, ``continue_iterations``, ``n_converged``
+        (points, before deduplication, with q ≤ tol_q), ``n_slow_candidates``,
+        ``n_outliers``, ``n_fixed`` and ``n_slow`` (after deduplication), and the number
+        of points still being optimised at each iteration of the three steps
+        (``active_history``, ``refine_active_history``, ``continue_active_history``).
     """
     dtype = params.torch_dtype
     device = model.weight_out.device
@@ -589,8 +711,26 @@ def find_fixed_points(
 
     search = _adam(net, x0, u, params)
     step_net = net if not params.refine_float32_jacobian else net_copy(model, torch.float32)
-    _refine(net, search, params, step_net)
+    _refine(net, search, params, step_net, n_init)
+    _continue_adam(net, search, params)
     return _datasets(net, init, values, static_inputs.labels, search, params)
+
+
+def _continue_adam(model: Architecture, search: _Search, p: FixedPointParams) -> None:
+    """Adam again, without hand-off, on the points the refinement did not converge.
+
+    They restart from where they were handed off, with the Adam iterations left; each
+    keeps the lower-q of its hand-off point and its new end point.
+    """
+    again = (search.status == _STATUS_REFINE) & ~(search.q <= p.tol_q)
+    budget = p.max_iterations - (len(search.adam_history) - 1)
+    if budget <= 0 or not bool(again.any()):
+        return
+    more = _adam(model, search.x, search.u, p, active=again, refine_q=0.0, max_iterations=budget)
+    better = again & (more.q < search.q)
+    search.x[better] = more.x[better]
+    search.q[better] = more.q[better]
+    search.continue_history = more.adam_history
 
 
 def _select(
@@ -627,7 +767,10 @@ def _select(
 
 
 def _eig_sorted(jac: NDArray) -> tuple[NDArray, NDArray]:
-    """Eigenvalues [P, S] and eigenvectors [P, S(state), S(mode)], by |λ| descending."""
+    """Eigenvalues [P, S] and right eigenvectors [P, S(state), S(mode)], by |λ| descending.
+
+    Complex-conjugate pairs are ordered with the positive imaginary part first.
+    """
     if jac.shape[0] == 0:
         s = jac.shape[-1]
         return np.zeros((0, s), complex), np.zeros((0, s, s), complex)
@@ -647,22 +790,20 @@ def _datasets(
     p: FixedPointParams,
 ) -> list[xr.Dataset]:
     e, n, s = search.x.shape
-    n_cond = values.shape[0]
-    n_init = p.n_initial_states
-    x_all = search.x.cpu().numpy()
-    q_all = search.q.cpu().numpy()
-    u_all = search.u.cpu().numpy()
+    n_cond, n_init = values.shape[0], p.n_initial_states
+    x_all = search.x.cpu().numpy().astype(np.float64)
+    q_all = search.q.cpu().numpy().astype(np.float64)
+    u_all = search.u.cpu().numpy().astype(np.float64)
     init_np = init.cpu().numpy()
     selections = [_select(x_all[i], q_all[i], u_all[i], init_np[i], n_cond, p) for i in range(e)]
 
     k = max((len(idx) for idx, _ in selections), default=0)
-    x_pad = np.zeros((e, k, s))
-    u_pad = np.zeros((e, k, values.shape[1]))
+    pad = np.zeros((e, k), dtype=np.int64)
     for i, (idx, _) in enumerate(selections):
-        x_pad[i, : len(idx)] = x_all[i, idx]
-        u_pad[i, : len(idx)] = u_all[i, idx]
-    xt = torch.as_tensor(x_pad, dtype=search.x.dtype, device=search.x.device)
-    ut = torch.as_tensor(u_pad, dtype=search.x.dtype, device=search.x.device)
+        pad[i, : len(idx)] = idx
+    rows = np.arange(e)[:, None]
+    xt = torch.as_tensor(x_all[rows, pad], dtype=search.x.dtype, device=search.x.device)
+    ut = torch.as_tensor(u_all[rows, pad], dtype=search.x.dtype, device=search.x.device)
     jac = jacobian(net, xt, ut).cpu().numpy().astype(np.float64)
     with torch.no_grad():
         readout = net.readout(xt).cpu().numpy().astype(np.float64)
@@ -676,12 +817,18 @@ def _datasets(
     for i, (idx, counts) in enumerate(selections):
         m = len(idx)
         lam, vec = _eig_sorted(jac[i, :m])
-        q = q_all[i, idx].astype(np.float64)
-        order = np.lexsort((q, (q > p.tol_q), idx // n_init))
-        idx, q, lam, vec = idx[order], q[order], lam[order], vec[order]
+        q = q_all[i, idx]
         n_unstable = (np.abs(lam) > 1 + p.unstable_tol).sum(axis=1)
-        adam_active = adam_history[:, i]
-        refine_active = refine_history[:, i] if refine_history.size else np.zeros(0, np.int64)
+        order = np.lexsort((q, n_unstable, q > p.tol_q, idx // n_init))
+        adam_active = adam_history[:, i].astype(np.int64)
+        refine_active = (
+            refine_history[:, i].astype(np.int64) if refine_history.size else np.zeros(0, np.int64)
+        )
+        continue_active = (
+            search.continue_history[:, i].numpy().astype(np.int64)
+            if search.continue_history is not None
+            else np.zeros(0, np.int64)
+        )
         diagnostics = {
             "n_initial_states": n_init,
             "n_conditions": n_cond,
@@ -693,19 +840,22 @@ def _datasets(
             **counts,
             "n_fixed": int((q <= p.tol_q).sum()),
             "n_slow": int((q > p.tol_q).sum()),
-            "active_history": adam_active.astype(np.int64),
-            "refine_active_history": refine_active.astype(np.int64),
+            "active_history": adam_active,
+            "refine_active_history": refine_active,
+            "continue_active_history": continue_active,
+            "continue_iterations": int((continue_active > 0).sum()),
         }
+        idx = idx[order]
         out.append(
             _dataset(
                 net,
                 x=x_all[i, idx],
                 u=u_all[i, idx],
                 condition=idx // n_init,
-                q=q,
-                lam=lam,
-                vec=vec,
-                n_unstable=n_unstable,
+                q=q[order],
+                lam=lam[order],
+                vec=vec[order],
+                n_unstable=n_unstable[order],
                 jac=jac[i, :m][order],
                 readout=readout[i, :m][order],
                 hidden=hidden[i, :m][order],
@@ -742,30 +892,31 @@ def _dataset(
     p: FixedPointParams,
 ) -> xr.Dataset:
     s = x.shape[1]
+    n_vec = min(p.n_eigenvectors, s)
     fp = ("fixed_point",)
     kind = np.where(q <= p.tol_q, "fixed", "slow").astype("<U5")
     data: dict[str, Any] = {
         "state_value": (
             ("fixed_point", "state"),
             x.astype(np.float64),
-            {"long_name": "state h at the point", "units": "a.u."},
+            {"long_name": "state h at the point", "units": "1"},
         ),
         "hidden_value": (
             ("fixed_point", "unit"),
             hidden,
-            {"long_name": "unit activity (what the readout sees) at the point", "units": "a.u."},
+            {"long_name": "unit activity (what the readout sees) at the point", "units": "1"},
         ),
         "input_value": (
             ("fixed_point", "input_channel"),
             u.astype(np.float64),
-            {"long_name": "static input u*", "units": "a.u."},
+            {"long_name": "static input u*", "units": "1"},
         ),
         "condition": (
             fp,
             condition.astype(np.int64),
             {"long_name": "index of the static input", "units": "1"},
         ),
-        "q": (fp, q, {"long_name": "speed q = 1/2 |F(h, u) - h|^2", "units": "a.u.^2"}),
+        "q": (fp, q, {"long_name": "speed q = 1/2 |F(h, u) - h|^2", "units": "1"}),
         "kind": (fp, kind, {"long_name": "fixed (q <= tol_q) or slow (q <= slow_q) point"}),
         "eigenvalue_real": (
             ("fixed_point", "mode"),
@@ -778,14 +929,21 @@ def _dataset(
             {"long_name": "imaginary part of the eigenvalues of dF/dh", "units": "1"},
         ),
         "eigenvector_real": (
-            ("fixed_point", "state", "mode"),
-            vec.real.astype(np.float64),
-            {"long_name": "real part of the unit-norm right eigenvectors of dF/dh", "units": "1"},
+            ("fixed_point", "state", "leading_mode"),
+            vec.real[..., :n_vec],
+            {
+                "long_name": "real part of the unit-norm right eigenvectors of dF/dh "
+                "of the leading modes",
+                "units": "1",
+            },
         ),
         "eigenvector_imag": (
-            ("fixed_point", "state", "mode"),
-            vec.imag.astype(np.float64),
-            {"long_name": "imaginary part of the right eigenvectors of dF/dh", "units": "1"},
+            ("fixed_point", "state", "leading_mode"),
+            vec.imag[..., :n_vec],
+            {
+                "long_name": "imaginary part of the right eigenvectors of the leading modes",
+                "units": "1",
+            },
         ),
         "n_unstable": (
             fp,
@@ -796,24 +954,29 @@ def _dataset(
         "readout": (
             ("fixed_point", "output"),
             readout,
-            {"long_name": "network output at the point", "units": "a.u."},
+            {"long_name": "network output at the point", "units": "1"},
         ),
     }
+    coords: dict[str, Any] = {
+        "fixed_point": ("fixed_point", np.arange(len(q)), {"long_name": "point index"}),
+        "state": ("state", np.arange(s), {"long_name": "state dimension"}),
+        "unit": ("unit", np.arange(hidden.shape[1]), {"long_name": "unit"}),
+        "mode": ("mode", np.arange(s), {"long_name": "eigenmode, by |λ| descending"}),
+        "leading_mode": (
+            "leading_mode",
+            np.arange(n_vec),
+            {"long_name": "eigenmode with a stored eigenvector (the first of mode)"},
+        ),
+        "input_channel": ("input_channel", np.arange(u.shape[1]), {"long_name": "input"}),
+        "output": ("output", np.arange(readout.shape[1]), {"long_name": "output"}),
+    }
     if p.store_jacobian:
+        coords["state_b"] = ("state_b", np.arange(s), {"long_name": "state dimension"})
         data["jacobian"] = (
             ("fixed_point", "state", "state_b"),
             jac,
             {"long_name": "Jacobian dF_state/dh_state_b", "units": "1"},
         )
-    coords: dict[str, Any] = {
-        "fixed_point": ("fixed_point", np.arange(len(q)), {"long_name": "point index"}),
-        "state": ("state", np.arange(s), {"long_name": "state dimension"}),
-        "state_b": ("state_b", np.arange(s), {"long_name": "state dimension"}),
-        "unit": ("unit", np.arange(hidden.shape[1]), {"long_name": "unit"}),
-        "mode": ("mode", np.arange(s), {"long_name": "eigenmode, by |λ| descending"}),
-        "input_channel": ("input_channel", np.arange(u.shape[1]), {"long_name": "input"}),
-        "output": ("output", np.arange(readout.shape[1]), {"long_name": "output"}),
-    }
     for key, label in labels.items():
         name = key if key not in data and key not in coords else f"input_{key}"
         coords[name] = (
