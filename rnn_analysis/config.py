@@ -8,7 +8,6 @@ anything a run cannot use, before any job starts.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,12 +27,6 @@ from rnn_analysis.training.stopping import StoppingParams
 CELL_AXES = ("task", "architecture", "learning_rule", "noise")
 #: Grid axes of a network.
 NETWORK_AXES = (*CELL_AXES, "seed")
-_AXIS_KEYS = {
-    "task": "task",
-    "architecture": "architecture",
-    "learning_rule": "learning_rule",
-    "noise": "noise",
-}
 
 
 def format_noise(noise: float) -> str:
@@ -386,11 +379,6 @@ class Sweep:
             "task": self.task_params[network.task].to_dict(),
             "analysis": self.analysis.to_dict(),
         }
-
-
-def spec_json(spec: Any) -> str:
-    """Canonical JSON of a spec (sorted keys), as passed to jobs."""
-    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
 
 def load_config(path: str | Path) -> Sweep:
