@@ -16,6 +16,8 @@ rule aggregate:
     resources:
         mem_mb=SWEEP.jobs.aggregate_mem_mb,
         runtime=SWEEP.jobs.aggregate_runtime,
+    conda:
+        ENV
     script:
         "../scripts/aggregate.py"
 
@@ -31,5 +33,7 @@ rule overview:
     benchmark:
         f"{RESULTS}/benchmarks/overview.tsv"
     localrule: True
+    conda:
+        ENV
     script:
         "../scripts/overview.py"

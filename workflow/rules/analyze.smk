@@ -14,5 +14,7 @@ rule analyze:
     resources:
         mem_mb=SWEEP.jobs.analyze_mem_mb,
         runtime=SWEEP.jobs.analyze_runtime,
+    conda:
+        ENV
     script:
         "../scripts/analyze.py"

@@ -23,6 +23,8 @@ CELL_PATTERN = "{task}/{architecture}/{learning_rule}/noise{noise}"
 NETWORK_PATTERN = CELL_PATTERN + "/seed{seed}"
 NETWORK_DIR = f"{RESULTS}/networks/{NETWORK_PATTERN}"
 OVERVIEW = f"{RESULTS}/overview.txt"
+# Used under --software-deployment-method conda (path relative to the rule files).
+ENV = "../../envs/rnn_analysis.yaml"
 
 _CELLS = {
     (task, arch, rule, format_noise(noise)): (task, arch, rule, noise)

@@ -38,5 +38,7 @@ for _seeds in SWEEP.seed_groups():
         threads: JOBS.train_threads
         resources:
             **_train_resources(),
+        conda:
+            ENV
         script:
             "../scripts/train.py"
