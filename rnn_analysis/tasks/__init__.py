@@ -1,7 +1,17 @@
-"""Tasks: trial generators, probe sets, fixed-point inputs and scoring."""
+"""Tasks: trial generators, probe sets, fixed-point inputs and scoring.
 
-from rnn_analysis.tasks import flipflop  # noqa: F401  (registers)
+Every module of this package registers its task in :data:`TASKS` when imported; all
+of them are imported here, so adding a task is adding a module.
+"""
+
+import importlib
+import pkgutil
+
 from rnn_analysis.tasks.base import StaticInputs, Task, TrialBatch
 from rnn_analysis.tasks.registry import TASKS
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in {"base", "registry"}:
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["TASKS", "StaticInputs", "Task", "TrialBatch"]

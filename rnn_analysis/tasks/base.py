@@ -99,6 +99,14 @@ class Task:
         """Per-trial performance in [0, 1]; ``outputs`` is [..., batch, time, n_out]."""
         raise NotImplementedError
 
+    def extrapolation_set(self) -> TrialBatch | None:
+        """Noise-free conditions outside the training range, where the study had them."""
+        return None
+
+    def psychometric_set(self) -> TrialBatch | None:
+        """Noise-free conditions of a psychometric curve, for decision tasks."""
+        return None
+
     @property
     def success_threshold(self) -> float:
         """Performance at or above which a network solves the task."""
