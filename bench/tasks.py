@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from rnn_analysis.tasks import TASKS, Task, TrialBatch
+from rnn_analysis.tasks.multisensory import MODALITIES
 
 Generate = Callable[[Task, int, torch.Generator, float], TrialBatch]
 
@@ -86,8 +87,181 @@ def sine_per_step(
     return TrialBatch(inputs, targets, mask, conditions)
 
 
+def integration_per_step(
+    task: Task, batch_size: int, generator: torch.Generator, noise: float
+) -> TrialBatch:
+    """CDI / RDM trials built step by step: draw means and context, emit them every step."""
+    p = task.params
+    n = task.n_contexts
+    context_inputs = type(task).context_inputs
+    magnitude = torch.rand(batch_size, 1, generator=generator) * p.max_coherence
+    signs = torch.where(torch.rand(batch_size, n, generator=generator) < 0.5, -1.0, 1.0)
+    context = torch.randint(n, (batch_size,), generator=generator)
+    means = signs * magnitude
+    eps = torch.randn(batch_size, p.n_steps, n, generator=generator) if noise > 0 else None
+    n_in = 2 * n if context_inputs else n
+    cue = torch.zeros(batch_size, n)
+    cue[torch.arange(batch_size), context] = 1.0
+    coherence = means[torch.arange(batch_size), context]
+    choice = torch.where(coherence > 0, 1.0, -1.0)
+    inputs = torch.zeros(batch_size, p.n_steps, n_in)
+    targets = torch.zeros(batch_size, p.n_steps, 1)
+    mask = torch.zeros(batch_size, p.n_steps)
+    for t in range(p.n_steps):
+        inputs[:, t, :n] = means if eps is None else means + noise * eps[:, t]
+        if context_inputs:
+            inputs[:, t, n:] = cue
+        last = t == p.n_steps - 1
+        if last:
+            targets[:, t, 0] = choice
+        mask[:, t] = float(t == 0 or last)
+    conditions = {"coherence": coherence.double().numpy()}
+    if context_inputs:
+        conditions["context"] = context.numpy().astype(np.int64)
+    return TrialBatch(inputs, targets, mask, conditions)
+
+
+def multisensory_per_step(
+    task: Task, batch_size: int, generator: torch.Generator, noise: float
+) -> TrialBatch:
+    """Multisensory trials built step by step: silence, stimulus on present channels, response."""
+    p = task.params
+    rate = p.rate_low + (p.rate_high - p.rate_low) * torch.rand(
+        batch_size, generator=generator, dtype=torch.float64
+    )
+    modality = torch.randint(len(MODALITIES), (batch_size,), generator=generator)
+    shape = (batch_size, p.n_steps, 2)
+    eps = torch.randn(shape, generator=generator) if noise > 0 else None
+    level = (rate / p.rate_scale).float()
+    auditory = torch.where(modality != 1, level, 0.0)
+    visual = torch.where(modality != 0, level, 0.0)
+    choice = torch.where(rate > p.rate_threshold, 1.0, -1.0).float()
+    stimulus_end = p.stimulus_onset + p.stimulus_steps
+    response_start = p.n_steps - p.response_steps
+    inputs = torch.zeros(shape)
+    targets = torch.zeros(batch_size, p.n_steps, 1)
+    mask = torch.zeros(batch_size, p.n_steps)
+    for t in range(p.n_steps):
+        if p.stimulus_onset <= t < stimulus_end:
+            inputs[:, t, 0] = auditory
+            inputs[:, t, 1] = visual
+        if eps is not None:
+            inputs[:, t] = inputs[:, t] + noise * eps[:, t]
+        if t >= response_start:
+            targets[:, t, 0] = choice
+            mask[:, t] = 1.0
+    conditions = {
+        "rate": rate.numpy(),
+        "modality": np.asarray(MODALITIES)[modality.numpy()],
+    }
+    return TrialBatch(inputs, targets, mask, conditions)
+
+
+def delayed_discrimination_per_step(
+    task: Task, batch_size: int, generator: torch.Generator, noise: float
+) -> TrialBatch:
+    """Delayed-discrimination trials built step by step: f1, delay, f2, response window."""
+    p = task.params
+    levels = torch.arange(p.f_min, p.f_max + 1, dtype=torch.float32)
+    n = len(levels)
+    first = torch.randint(n, (batch_size,), generator=generator)
+    second = (first + torch.randint(1, n, (batch_size,), generator=generator)) % n
+    delay = torch.randint(p.delay_min, p.delay_max + 1, (batch_size,), generator=generator)
+    shape = (batch_size, p.n_steps, 2)
+    eps = torch.randn(shape, generator=generator) if noise > 0 else None
+    f1, f2 = levels[first], levels[second]
+    answer = torch.sign(f1 - f2)
+    f2_start = p.f2_onset + delay
+    response_start = p.response_onset + delay
+    inputs = torch.zeros(shape)
+    targets = torch.zeros(batch_size, p.n_steps, 1)
+    for t in range(p.n_steps):
+        if p.f1_onset <= t < p.f1_onset + p.stimulus_steps:
+            inputs[:, t, 0] = f1 * p.amplitude_scale
+        f2_on = (t >= f2_start) & (t < f2_start + p.stimulus_steps)
+        inputs[:, t, 1] = torch.where(f2_on, f2 * p.amplitude_scale, 0.0)
+        if eps is not None:
+            inputs[:, t] = inputs[:, t] + noise * eps[:, t]
+        respond = (t >= response_start) & (t < response_start + p.response_steps)
+        targets[:, t, 0] = torch.where(respond, answer, 0.0)
+    mask = torch.ones(batch_size, p.n_steps)
+    conditions = {
+        "f1": f1.double().numpy(),
+        "f2": f2.double().numpy(),
+        "delay": delay.numpy().astype(np.int64),
+    }
+    return TrialBatch(inputs, targets, mask, conditions)
+
+
+def interval_discrimination_per_step(
+    task: Task, batch_size: int, generator: torch.Generator, noise: float
+) -> TrialBatch:
+    """Interval-discrimination trials built step by step: pulse at t1, at t1 + t2, response."""
+    p = task.params
+    n = p.t_max - p.t_min + 1
+    first = torch.randint(n, (batch_size,), generator=generator)
+    second = (first + torch.randint(1, n, (batch_size,), generator=generator)) % n
+    shape = (batch_size, p.n_steps, 2)
+    eps = torch.randn(shape, generator=generator) if noise > 0 else None
+    t1, t2 = p.t_min + first, p.t_min + second
+    pulse2 = t1 + t2
+    response_start = p.response_delay + pulse2
+    answer = torch.sign(t1 - t2).float()
+    inputs = torch.zeros(shape)
+    targets = torch.zeros(batch_size, p.n_steps, 1)
+    for t in range(p.n_steps):
+        on1 = (t >= t1) & (t < t1 + p.pulse_steps)
+        on2 = (t >= pulse2) & (t < pulse2 + p.pulse_steps)
+        inputs[:, t, 0] = on1.float() * p.pulse_amplitude
+        inputs[:, t, 1] = on2.float() * p.pulse_amplitude
+        if eps is not None:
+            inputs[:, t] = inputs[:, t] + noise * eps[:, t]
+        respond = (t >= response_start) & (t < response_start + p.response_steps)
+        targets[:, t, 0] = torch.where(respond, answer, 0.0)
+    mask = torch.ones(batch_size, p.n_steps)
+    conditions = {"t1": t1.numpy().astype(np.int64), "t2": t2.numpy().astype(np.int64)}
+    return TrialBatch(inputs, targets, mask, conditions)
+
+
+def time_reproduction_per_step(
+    task: Task, batch_size: int, generator: torch.Generator, noise: float
+) -> TrialBatch:
+    """Ready-set-go trials built step by step: Ready, Set ts later, go ts after Set."""
+    p = task.params
+    ts = torch.randint(p.ts_min, p.ts_max + 1, (batch_size,), generator=generator)
+    shape = (batch_size, p.n_steps, 2)
+    eps = torch.randn(shape, generator=generator) if noise > 0 else None
+    set_onset = p.ready_onset + ts
+    go = set_onset + ts
+    inputs = torch.zeros(shape)
+    targets = torch.zeros(batch_size, p.n_steps, 1)
+    for t in range(p.n_steps):
+        if p.ready_onset <= t < p.ready_onset + p.pulse_steps:
+            inputs[:, t, 0] = p.pulse_amplitude
+        set_on = (t >= set_onset) & (t < set_onset + p.pulse_steps)
+        inputs[:, t, 1] = set_on.float() * p.pulse_amplitude
+        if eps is not None:
+            inputs[:, t] = inputs[:, t] + noise * eps[:, t]
+        going = t >= go
+        if p.target_shape == "pulse":
+            going &= t < go + p.go_steps
+        targets[:, t, 0] = going.float()
+    mask = torch.ones(batch_size, p.n_steps)
+    conditions = {"ts": ts.numpy().astype(np.int64)}
+    return TrialBatch(inputs, targets, mask, conditions)
+
+
 #: Per-step reference generators, by task name.
-REFERENCES: dict[str, Generate] = {"flipflop": flipflop_per_step, "sine": sine_per_step}
+REFERENCES: dict[str, Generate] = {
+    "flipflop": flipflop_per_step,
+    "sine": sine_per_step,
+    "cdi": integration_per_step,
+    "rdm": integration_per_step,
+    "multisensory": multisensory_per_step,
+    "delayed_discrimination": delayed_discrimination_per_step,
+    "interval_discrimination": interval_discrimination_per_step,
+    "time_reproduction": time_reproduction_per_step,
+}
 
 
 def vectorised(task: Task, batch_size: int, generator: torch.Generator, noise: float) -> TrialBatch:
