@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
 
 from tests.slurm_cluster import LocalSlurmCluster, pid_alive, start_cluster_or_skip
@@ -89,6 +90,15 @@ def snakemake(
             f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
         )
     return proc
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Train on one intra-op thread, as a ``train`` job with ``threads: 1`` does."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -347,14 +347,6 @@ TRAIN_STEPS = 100
 TRAIN_NOISE = 0.1
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def untrained_score(task: CDI, architecture: str, arch_params: dict, seed: int) -> float:
     cls = ARCHITECTURES[architecture]
     params = from_mapping(cls.Params, arch_params, "architecture")

@@ -221,14 +221,6 @@ def test_score_is_the_sign_over_the_response_period() -> None:
 TRAIN_NOISE = 0.1
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def train_and_rescore(tmp_path: Path, architecture: str, seed: int) -> dict[str, Any]:
     arch_params = {"hidden_size": 50 if architecture == "rate" else 32}
     spec = {

@@ -247,15 +247,6 @@ def test_score_broadcasts_over_ensemble() -> None:
 NOISE = 0.01
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and contention on busy runners)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def sine_spec(architecture: str, seed: int, learning_rate: float, budget: int) -> dict[str, Any]:
     return {
         "network": {

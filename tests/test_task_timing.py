@@ -518,14 +518,6 @@ TRAINING: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize(("name", "architecture"), list(TRAINING))
