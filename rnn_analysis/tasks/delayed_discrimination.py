@@ -109,6 +109,15 @@ class DelayedDiscriminationParams(Hyperparameters):
         return self.response_onset + delay + self.response_steps
 
 
+def distinct_pairs(values: torch.Tensor, new: torch.Tensor | None = None) -> torch.Tensor:
+    """Every ordered pair of distinct ``values`` [n, 2]; with ``new``, only pairs holding one."""
+    first, second = torch.meshgrid(values, values, indexing="ij")
+    keep = first != second
+    if new is not None:
+        keep &= torch.isin(first, new) | torch.isin(second, new)
+    return torch.stack([first[keep], second[keep]], dim=-1)
+
+
 def decision_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """1 where the mean of output 0 over the response window has the target's sign.
 
@@ -189,18 +198,9 @@ class DelayedDiscrimination(Task):
         batch.inputs = add_input_noise(batch.inputs, slice(None), noise, generator)
         return batch
 
-    @staticmethod
-    def _pairs(values: torch.Tensor, new: torch.Tensor | None = None) -> torch.Tensor:
-        """Every ordered pair of distinct ``values`` [n, 2]; only those with a ``new`` one."""
-        f1, f2 = torch.meshgrid(values, values, indexing="ij")
-        keep = f1 != f2
-        if new is not None:
-            keep &= torch.isin(f1, new) | torch.isin(f2, new)
-        return torch.stack([f1[keep], f2[keep]], dim=-1)
-
     def probe_set(self) -> TrialBatch:
         """Every pair f1 ≠ f2 (f1 major) at ``probe_delay``, noise-free."""
-        pairs = self._pairs(self.amplitudes)
+        pairs = distinct_pairs(self.amplitudes)
         delay = torch.full((len(pairs),), self.params.probe_delay)
         return self.trials(pairs[:, 0], pairs[:, 1], delay, self.params.n_steps)
 
@@ -211,12 +211,12 @@ class DelayedDiscrimination(Task):
         the longest delay needs, keeping the training trials' margin after the response.
         """
         p = self.params
-        train = self._pairs(self.amplitudes)
+        train = distinct_pairs(self.amplitudes)
         delays = torch.tensor(p.extrapolation_delays, dtype=torch.long)
         by_delay = train.repeat(len(delays), 1)
         delay_long = delays.repeat_interleave(len(train))
         new = torch.tensor(p.extrapolation_amplitudes, dtype=torch.float32)
-        by_amplitude = self._pairs(torch.cat([self.amplitudes, new]).unique(), new)
+        by_amplitude = distinct_pairs(torch.cat([self.amplitudes, new]).unique(), new)
         pairs = torch.cat([by_delay, by_amplitude])
         delay = torch.cat([delay_long, torch.full((len(by_amplitude),), p.probe_delay)])
         margin = p.n_steps - p.latest_end(p.delay_max)

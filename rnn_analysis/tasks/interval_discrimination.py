@@ -9,7 +9,7 @@ import torch
 
 from rnn_analysis.hyperparameters import Hyperparameters
 from rnn_analysis.tasks.base import StaticInputs, Task, TrialBatch, add_input_noise
-from rnn_analysis.tasks.delayed_discrimination import decision_accuracy
+from rnn_analysis.tasks.delayed_discrimination import decision_accuracy, distinct_pairs
 from rnn_analysis.tasks.registry import TASKS
 
 
@@ -144,18 +144,9 @@ class IntervalDiscrimination(Task):
         p = self.params
         return torch.arange(p.t_min, p.t_max + 1, p.probe_interval_step)
 
-    @staticmethod
-    def _pairs(values: torch.Tensor, new: torch.Tensor | None = None) -> torch.Tensor:
-        """Every ordered pair of distinct ``values`` [n, 2]; only those with a ``new`` one."""
-        t1, t2 = torch.meshgrid(values, values, indexing="ij")
-        keep = t1 != t2
-        if new is not None:
-            keep &= torch.isin(t1, new) | torch.isin(t2, new)
-        return torch.stack([t1[keep], t2[keep]], dim=-1)
-
     def probe_set(self) -> TrialBatch:
         """Every pair t1 ≠ t2 (t1 major) of the probe grid, noise-free."""
-        pairs = self._pairs(self.probe_intervals)
+        pairs = distinct_pairs(self.probe_intervals)
         return self.trials(pairs[:, 0], pairs[:, 1], self.params.n_steps)
 
     def extrapolation_set(self) -> TrialBatch:
@@ -166,7 +157,7 @@ class IntervalDiscrimination(Task):
         """
         p = self.params
         new = torch.tensor(p.extrapolation_intervals, dtype=torch.long)
-        pairs = self._pairs(torch.cat([self.probe_intervals, new]).unique(), new)
+        pairs = distinct_pairs(torch.cat([self.probe_intervals, new]).unique(), new)
         margin = p.n_steps - p.latest_end(2 * p.t_max - 1)
         n_steps = max(p.n_steps, p.latest_end(int(pairs.sum(dim=1).max())) + margin)
         return self.trials(pairs[:, 0], pairs[:, 1], n_steps)
