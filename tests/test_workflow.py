@@ -226,3 +226,49 @@ def test_killed_run_resumes_without_retraining(tmp_path: Path) -> None:
 def test_tiny_config_fixture_is_consistent() -> None:
     assert deep_update(TINY_CONFIG, {})["grid"]["seeds"] == 2
     yaml.safe_dump(TINY_CONFIG)
+
+
+def test_gpu_request_reaches_train_jobs(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"jobs": {"train_gpus": 1}})
+    proc = snakemake(tmp_path, config, "--dry-run")
+    blocks = proc.stdout.split("rule ")
+    train = [b for b in blocks if b.startswith("train_seeds")]
+    analyze = [b for b in blocks if b.startswith("analyze")]
+    assert train and all("gpu=1" in b for b in train)
+    assert analyze and not any("gpu=" in b for b in analyze)
+
+
+@pytest.mark.slow
+def test_aggregate_leaves_diverged_networks_out_of_similarity(
+    tiny_sweep: Path, tmp_path: Path
+) -> None:
+    import xarray as xr
+
+    from rnn_analysis.aggregate.task import aggregate_task
+
+    analyses = sorted((tiny_sweep / "results" / "networks").rglob("analysis.nc"))
+    copies = []
+    for i, path in enumerate(analyses):
+        with xr.open_dataset(path) as ds:
+            ds = ds.load()
+        if i == 0:
+            ds.attrs["status"] = "diverged"
+            ds.attrs["status_reason"] = "non-finite loss at iteration 7"
+        copy = tmp_path / f"analysis{i}.nc"
+        ds.to_netcdf(copy)
+        copies.append(copy)
+    for include, expected in ((False, len(copies) - 1), (True, len(copies))):
+        similarity, summary = aggregate_task(
+            "flipflop",
+            {"include_diverged": include},
+            copies,
+            tmp_path / f"sim{include}.nc",
+            tmp_path / f"sum{include}.nc",
+            log=lambda _: None,
+        )
+        assert similarity.sizes["network"] == expected
+        assert summary.sizes["network"] == len(copies)
+        diverged = summary["status"].values == "diverged"
+        assert diverged.sum() == 1
+        assert summary["in_similarity"].values[diverged].item() is include
+        assert "iteration 7" in str(summary["status_reason"].values[diverged][0])
