@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 #: The named streams every network draws from.
-STREAMS = ("init", "trials", "validation", "evaluation")
+STREAMS = ("init", "trials", "validation", "evaluation", "rule")
 
 
 def stream_seed(seed: int, stream: str) -> int:

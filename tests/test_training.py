@@ -17,9 +17,9 @@ from rnn_analysis import seeding
 from rnn_analysis.architectures.gru import GRU
 from rnn_analysis.io import load_models
 from rnn_analysis.tasks.flipflop import FlipFlop
-from rnn_analysis.training.bptt import stack_trials, validate
 from rnn_analysis.training.run import train_ensemble
 from rnn_analysis.training.stopping import StopCriterion
+from rnn_analysis.training.trials import stack_trials, validate
 
 TASK = {"n_steps": 30, "pulse_probability": 0.1}
 RULE = {"learning_rate": 0.01, "batch_size": 32, "max_iterations": 40}

@@ -18,8 +18,8 @@ from rnn_analysis.architectures import Architecture
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import META_FILE, MODEL_FILE, load_models, provenance, read_meta, write_netcdf
 from rnn_analysis.tasks import TASKS, Task, TrialBatch
-from rnn_analysis.training.bptt import masked_mse
 from rnn_analysis.training.rule import FAILED
+from rnn_analysis.training.trials import masked_mse
 
 
 def _run(model: Architecture, batch: TrialBatch) -> tuple[torch.Tensor, torch.Tensor]:

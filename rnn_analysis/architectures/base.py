@@ -69,7 +69,9 @@ class Architecture(nn.Module):
     """An ensemble of ``n_networks`` recurrent networks with stacked parameters.
 
     Parameters are created network by network from each network's own generator, so
-    that an ensemble starts exactly where the same networks trained alone start.
+    that an ensemble starts exactly where the same networks trained alone start. Given
+    a count instead of generators, the ensemble starts with all parameters zero (a
+    container for parameters loaded or set later, e.g. a genetic algorithm's population).
     """
 
     name: ClassVar[str]
@@ -82,18 +84,22 @@ class Architecture(nn.Module):
         n_inputs: int,
         n_outputs: int,
         params: ArchitectureParams,
-        generators: Sequence[torch.Generator],
+        generators: Sequence[torch.Generator] | int,
     ) -> None:
         super().__init__()
         self.n_inputs = n_inputs
         self.n_outputs = n_outputs
         self.params = params
-        self.n_networks = len(generators)
+        blank = isinstance(generators, int)
+        self.n_networks = generators if blank else len(generators)
         if self.n_networks < 1:
             raise ValueError("an ensemble needs at least one network")
         shapes = self.parameter_shapes()
         for name, (shape, init) in shapes.items():
-            values = torch.stack([init(shape, g) for g in generators])
+            if blank:
+                values = torch.zeros(self.n_networks, *shape)
+            else:
+                values = torch.stack([init(shape, g) for g in generators])
             self.register_parameter(name, nn.Parameter(values))
 
     # -- what subclasses define -------------------------------------------------
@@ -152,6 +158,11 @@ class Architecture(nn.Module):
     def network_state_dict(self, index: int) -> dict[str, torch.Tensor]:
         """Parameters of one network of the ensemble, detached and on the CPU."""
         return {name: p.detach()[index].cpu().clone() for name, p in self.named_parameters()}
+
+    def blank_like(self, n_networks: int) -> Architecture:
+        """An ensemble of ``n_networks`` zero networks of this class, shape and device."""
+        other = type(self)(self.n_inputs, self.n_outputs, self.params, n_networks)
+        return other.to(self.weight_out.device)
 
     def load_networks(self, state_dicts: Sequence[dict[str, torch.Tensor]]) -> None:
         """Set the ensemble's parameters from one state dict per network."""

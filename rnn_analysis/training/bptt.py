@@ -7,22 +7,17 @@ from typing import Literal
 
 import numpy as np
 import torch
-import xarray as xr
 
 from rnn_analysis.architectures.base import Architecture
 from rnn_analysis.hyperparameters import Hyperparameters
-from rnn_analysis.tasks.base import Task, TrialBatch
-from rnn_analysis.training.progress import Progress
 from rnn_analysis.training.rule import (
-    CONVERGED,
-    DIVERGED,
     LEARNING_RULES,
-    NOT_CONVERGED,
     LearningRule,
     NetworkResult,
     TrainingContext,
 )
-from rnn_analysis.training.stopping import StopCriterion
+from rnn_analysis.training.tracker import EnsembleTracker
+from rnn_analysis.training.trials import finite_networks, masked_mse, stack_trials, validate
 
 
 @dataclass(frozen=True)
@@ -62,33 +57,6 @@ class BPTTParams(Hyperparameters):
             raise ValueError("clip_norm and weight_decay must be >= 0")
 
 
-def stack_trials(
-    task: Task, batch_size: int, generators, noise: float, device: torch.device
-) -> TrialBatch:
-    """One batch per network, stacked on a leading ensemble dimension."""
-    batches = [task.generate(batch_size, g, noise) for g in generators]
-    return TrialBatch(
-        inputs=torch.stack([b.inputs for b in batches]).to(device),
-        targets=torch.stack([b.targets for b in batches]).to(device),
-        mask=torch.stack([b.mask for b in batches]).to(device),
-    )
-
-
-def masked_mse(outputs: torch.Tensor, batch: TrialBatch) -> torch.Tensor:
-    """Per-network mean squared error over the masked steps: [E]."""
-    mask = batch.mask.unsqueeze(-1)
-    err = ((outputs - batch.targets) ** 2 * mask).sum(dim=(1, 2, 3))
-    return err / (mask.sum(dim=(1, 2, 3)) * outputs.shape[-1]).clamp(min=1)
-
-
-def validate(model: Architecture, task: Task, batch: TrialBatch) -> np.ndarray:
-    """Mean task performance of each network on its validation set: [E]."""
-    with torch.no_grad():
-        _, outputs = model(batch.inputs)
-        trials = TrialBatch(batch.inputs, batch.targets, batch.mask)
-        return task.score(outputs, trials).mean(dim=-1).cpu().double().numpy()
-
-
 @LEARNING_RULES.register("bptt")
 class BPTT(LearningRule):
     """Gradient descent through time with Adam, trained for all networks of an ensemble at once.
@@ -117,42 +85,20 @@ class BPTT(LearningRule):
 
     def train(self, model: Architecture, context: TrainingContext) -> list[NetworkResult]:
         hp, task, stopping = self.params, context.task, context.stopping
-        n = model.n_networks
         model.to(context.device)
         params = self.trained_parameters(model)
         optimizer = torch.optim.Adam(params, lr=hp.learning_rate)
-        threshold = stopping.threshold if stopping.threshold >= 0 else task.success_threshold
-        criterion = StopCriterion(n, threshold, stopping.window)
-        validation = stack_trials(
-            task,
-            stopping.validation_trials,
-            context.validation_generators,
-            context.noise,
-            context.device,
+        tracker = EnsembleTracker(
+            model.n_networks, hp.max_iterations, context.threshold, stopping, context.log
         )
-
-        active = np.ones(n, dtype=bool)
-        status = [NOT_CONVERGED] * n
-        reasons = [f"budget of {hp.max_iterations} iterations reached"] * n
-        stopped_at = np.full(n, hp.max_iterations)
         frozen: dict[int, list[torch.Tensor]] = {}
-        losses = np.full((hp.max_iterations, n), np.nan)
-        val_iterations: list[int] = []
-        val_scores: list[np.ndarray] = []
-        progress = Progress(hp.max_iterations, context.log)
+        tracker.on_stop = lambda i: frozen.setdefault(i, [p.detach()[i].clone() for p in params])
+        validation = context.validation_batch()
 
-        def freeze(i: int, iteration: int, new_status: str, reason: str) -> None:
-            active[i] = False
-            status[i] = new_status
-            reasons[i] = reason
-            stopped_at[i] = iteration
-            frozen[i] = [p.detach()[i].clone() for p in params]
-
-        iteration = 0
         for iteration in range(1, hp.max_iterations + 1):
-            if not active.any():
-                iteration -= 1
+            if not tracker.active.any():
                 break
+            active = tracker.active.copy()
             batch = stack_trials(
                 task, hp.batch_size, context.trial_generators, context.noise, context.device
             )
@@ -168,17 +114,17 @@ class BPTT(LearningRule):
 
             with torch.no_grad():
                 loss_np = loss.detach().cpu().double().numpy()
-                losses[iteration - 1, active] = loss_np[active]
+                tracker.record_loss(iteration, loss_np)
                 grad_sq = sum(p.grad.flatten(1).pow(2).sum(dim=1) for p in params)
-                finite = np.isfinite(loss_np) & np.isfinite(grad_sq.cpu().numpy())
-                for i in np.flatnonzero(active & ~finite):
-                    what = "loss" if not np.isfinite(loss_np[i]) else "gradient norm"
-                    freeze(i, iteration, DIVERGED, f"non-finite {what} at iteration {iteration}")
+                tracker.diverge(iteration, np.isfinite(loss_np), "loss")
+                tracker.diverge(iteration, np.isfinite(grad_sq.cpu().numpy()), "gradient norm")
                 scale = torch.ones_like(grad_sq)
                 if hp.clip_norm > 0:
                     norm = torch.nan_to_num(grad_sq, nan=0.0, posinf=0.0).sqrt()
                     scale = (hp.clip_norm / (norm + 1e-6)).clamp(max=1.0)
-                scale = scale * torch.as_tensor(active, dtype=scale.dtype, device=scale.device)
+                scale = scale * torch.as_tensor(
+                    tracker.active, dtype=scale.dtype, device=scale.device
+                )
                 for p in params:
                     p.grad.mul_(scale.view(-1, *([1] * (p.dim() - 1))))
                     p.grad.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
@@ -188,65 +134,8 @@ class BPTT(LearningRule):
                     for p, value in zip(params, saved, strict=True):
                         p[i] = value
 
-            if iteration % stopping.validate_every == 0:
-                validated = active.copy()
-                scores = validate(model, task, validation)
-                val_iterations.append(iteration)
-                val_scores.append(np.where(active, scores, np.nan))
-                state_ok = np.array([_finite_network(params, i) for i in range(n)])
-                for i in np.flatnonzero(active & ~state_ok):
-                    freeze(i, iteration, DIVERGED, f"non-finite weights at iteration {iteration}")
-                for i in np.flatnonzero(criterion.update(scores, active)):
-                    freeze(
-                        i,
-                        iteration,
-                        CONVERGED,
-                        f"min of last {stopping.window} validation scores >= {threshold:g}",
-                    )
-                progress.update(
-                    iteration,
-                    loss=float(np.nanmean(loss_np[validated])) if validated.any() else np.nan,
-                    score=float(np.nanmean(scores[validated])) if validated.any() else np.nan,
-                    active=f"{int(active.sum())}/{n}",
-                )
+            if tracker.validation_due(iteration):
+                tracker.diverge(iteration, finite_networks(params), "weights")
+                tracker.validate(iteration, validate(model, task, validation))
 
-        progress.done(iteration)
-        return [
-            NetworkResult(
-                status=status[i],
-                iterations=int(min(stopped_at[i], iteration)),
-                curve=_curve(losses[: stopped_at[i], i], val_iterations, val_scores, i),
-                reason=reasons[i],
-            )
-            for i in range(n)
-        ]
-
-
-def _finite_network(params: list[torch.Tensor], index: int) -> bool:
-    return all(bool(torch.isfinite(p[index]).all()) for p in params)
-
-
-def _curve(
-    losses: np.ndarray, val_iterations: list[int], val_scores: list[np.ndarray], index: int
-) -> xr.Dataset:
-    scores = np.array([s[index] for s in val_scores], dtype=float)
-    iters = np.array(val_iterations, dtype=np.int64)
-    keep = np.isfinite(scores)
-    return xr.Dataset(
-        {
-            "loss": (
-                "iteration",
-                losses,
-                {"long_name": "training loss (masked MSE)", "units": "1"},
-            ),
-            "validation_score": (
-                "validation",
-                scores[keep],
-                {"long_name": "validation performance", "units": "1"},
-            ),
-        },
-        coords={
-            "iteration": ("iteration", np.arange(1, len(losses) + 1), {"long_name": "update"}),
-            "validation_iteration": ("validation", iters[keep], {"long_name": "update"}),
-        },
-    )
+        return tracker.results()

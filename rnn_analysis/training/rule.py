@@ -12,7 +12,7 @@ import xarray as xr
 from rnn_analysis.architectures.base import Architecture
 from rnn_analysis.hyperparameters import Hyperparameters
 from rnn_analysis.registry import Registry
-from rnn_analysis.tasks.base import Task
+from rnn_analysis.tasks.base import Task, TrialBatch
 from rnn_analysis.training.stopping import StoppingParams
 
 CONVERGED = "converged"
@@ -53,6 +53,28 @@ class TrainingContext:
     validation_generators: Sequence[torch.Generator]
     device: torch.device
     log: Callable[[str], None] = print
+    #: One generator per network for the rule's own randomness (mutations, perturbations,
+    #: teacher networks), so that a network draws the same numbers alone or in an ensemble.
+    rule_generators: Sequence[torch.Generator] = ()
+
+    @property
+    def threshold(self) -> float:
+        """The validation score to reach: ``stopping.threshold``, or the task's own."""
+        if self.stopping.threshold >= 0:
+            return self.stopping.threshold
+        return self.task.success_threshold
+
+    def validation_batch(self) -> TrialBatch:
+        """Each network's fixed validation set, stacked: [E, trials, ...]."""
+        from rnn_analysis.training.trials import stack_trials
+
+        return stack_trials(
+            self.task,
+            self.stopping.validation_trials,
+            self.validation_generators,
+            self.noise,
+            self.device,
+        )
 
 
 class LearningRule:

@@ -91,6 +91,7 @@ def train_ensemble(
         stopping=stopping,
         trial_generators=[seeding.generator(s, "trials") for s in seeds],
         validation_generators=[seeding.generator(s, "validation") for s in seeds],
+        rule_generators=[seeding.generator(s, "rule") for s in seeds],
         device=torch_device,
         log=log,
     )
