@@ -294,6 +294,29 @@ def test_gru_learns_flipflop(tmp_path: Path) -> None:
     assert curve(folder).validation_score.values[-2:].min() >= threshold
 
 
+def test_rate_learns_rdm_training_only_the_recurrent_weights(tmp_path: Path) -> None:
+    """The learning-rules study's setting: 50 rate units, shifted tanh, only W_rec trained."""
+    spec = make_spec(
+        0,
+        "rate",
+        task={"n_steps": 100},
+        arch_params={"hidden_size": 50, "alpha": 0.2, "activation": "shifted_tanh"},
+        rule={
+            "learning_rate": 0.005,
+            "batch_size": 64,
+            "max_iterations": 600,
+            "trained_weights": "recurrent",
+        },
+        stopping={"validate_every": 10, "validation_trials": 200, "window": 3},
+    )
+    spec["network"]["task"] = "rdm"
+    (folder,) = train(tmp_path, [spec], "rate_rdm")
+    meta = read_meta(folder)
+    assert meta["status"] == "converged", meta["reason"]
+    assert curve(folder).validation_score.values[-3:].min() >= 0.9
+    assert curve(folder).validation_score.values[0] < 0.9
+
+
 # -- the stop criterion -------------------------------------------------------------
 
 
@@ -349,3 +372,17 @@ def test_training_error_is_recorded_as_failed(tmp_path: Path, monkeypatch) -> No
         ds = analyze_network(analysis_spec, folder, folder / "analysis.nc", log=lambda _: None)
         assert ds.attrs["status"] == "failed"
         assert "training failed" in ds.attrs["analysis_skipped"]
+
+
+def test_min_updates_delays_convergence() -> None:
+    from rnn_analysis.training.stopping import StoppingParams
+    from rnn_analysis.training.tracker import EnsembleTracker
+
+    stopping = StoppingParams(validate_every=10, window=2, threshold=0.5, min_updates=40)
+    tracker = EnsembleTracker(2, 100, 0.5, stopping, log=lambda _: None)
+    for iteration in range(10, 101, 10):
+        tracker.record_loss(iteration, np.zeros(2))
+        tracker.validate(iteration, np.array([1.0, 0.0]))
+    (good, bad) = tracker.results()
+    assert good.status == "converged" and good.iterations == 40
+    assert bad.status == "not_converged" and bad.iterations == 100

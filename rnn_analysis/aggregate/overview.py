@@ -10,14 +10,23 @@ import xarray as xr
 
 
 def fixed_point_table(summary: xr.Dataset) -> list[str]:
-    """Stable fixed points per architecture among converged networks, and statuses."""
+    """Statuses and stable fixed points (converged networks) per architecture × learning rule."""
     lines = [
-        f"{'architecture':<14}{'networks':>9}{'converged':>10}{'not conv.':>10}{'diverged':>9}"
-        f"{'failed':>7}"
+        f"{'architecture':<14}{'rule':<9}{'networks':>9}{'converged':>10}{'not conv.':>10}"
+        f"{'diverged':>9}{'failed':>7}"
         f"{'stable FPs (converged: mean ± sd, range)':>44}"
     ]
-    for arch in np.unique(summary["architecture"].values):
-        sub = summary.where(summary["architecture"] == arch, drop=True)
+    cells = sorted(
+        {
+            (str(a), str(r))
+            for a, r in zip(
+                summary["architecture"].values, summary["learning_rule"].values, strict=True
+            )
+        }
+    )
+    for arch, rule in cells:
+        keep = (summary["architecture"] == arch) & (summary["learning_rule"] == rule)
+        sub = summary.where(keep, drop=True)
         status = sub["status"].values
         ok = (status == "converged") & (sub["n_stable"].values >= 0)
         stable = sub["n_stable"].values[ok]
@@ -27,7 +36,7 @@ def fixed_point_table(summary: xr.Dataset) -> list[str]:
             else "—"
         )
         lines.append(
-            f"{arch:<14}{status.size:>9}{int((status == 'converged').sum()):>10}"
+            f"{arch:<14}{rule:<9}{status.size:>9}{int((status == 'converged').sum()):>10}"
             f"{int((status == 'not_converged').sum()):>10}{int((status == 'diverged').sum()):>9}"
             f"{int((status == 'failed').sum()):>7}"
             f"{stats:>44}"

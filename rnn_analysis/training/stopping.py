@@ -28,14 +28,22 @@ class StoppingParams(Hyperparameters):
         Number of consecutive validation scores that must all pass.
     threshold : float, default -1.0
         Score to reach; a negative value means the task's own success threshold.
+    min_updates : int, default 0
+        No network stops as converged before this many updates. On ``rdm`` about half
+        of all untrained networks already report the sign of the evidence (the other
+        half its opposite), so without a minimum they pass the criterion at the first
+        validations with their initial dynamics.
     """
 
     validate_every: int = 50
     validation_trials: int = 2000
     window: int = 10
     threshold: float = -1.0
+    min_updates: int = 0
 
     def __post_init__(self) -> None:
+        if self.min_updates < 0:
+            raise ValueError(f"min_updates must be >= 0, got {self.min_updates}")
         for key in ("validate_every", "validation_trials", "window"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")

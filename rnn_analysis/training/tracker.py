@@ -102,6 +102,8 @@ class EnsembleTracker:
         self.val_scores.append(np.where(validated, scores, np.nan))
         self.diverge(iteration, np.isfinite(scores) | ~validated, "validation score")
         converged = self.criterion.update(scores, self.active)
+        if iteration < self.stopping.min_updates:
+            converged[:] = False
         for i in np.flatnonzero(converged):
             self.stop(
                 i,
