@@ -13,9 +13,11 @@ Two measurements, each printed as a ratio of two timings taken side by side in o
    as one ensemble (one job) and one after another (one job per seed), with the same
    number of updates each (iterations, generations or trials; validation once at the
    end, a threshold no network can reach). Rule hyperparameters are the studies'
-   defaults (BPTT batch 500; genetic population 50 on flip-flop, 20 on CDI, batch 500),
-   only the budgets are cut. Networks per hour = networks / wall time × 3600 for that
-   many updates; the ratio is ensemble over one-by-one. The two runs must end with the
+   defaults (genetic population 50 on flip-flop, 20 on CDI) except the budgets and the
+   batch of BPTT and the genetic algorithm, 128 trials instead of 500 (a 32-network
+   BPTT ensemble at 500 trials holds gigabytes of activations for the backward pass).
+   Networks per hour = networks / wall time × 3600 for that many updates; the ratio is
+   ensemble over one-by-one. The two runs must end with the
    same weights (the largest difference is printed).
 2. The floating-point rate of the BPTT inner loop (forward, backward, clipping, Adam) of
    the ``gru-flipflop-bptt`` ensemble: matmul FLOPs of one update counted by
@@ -63,14 +65,29 @@ class Case:
     updates: int
 
 
+UNITS = {
+    "max_iterations": "iterations",
+    "max_generations": "generations",
+    "trials_per_attempt": "trials",
+    "max_trials": "trials",
+}
 GRU_64 = {"hidden_size": 64}
 RATE_50 = {"hidden_size": 50}
+BATCH = {"batch_size": 128}
 CASES = [
-    Case("gru-flipflop-bptt", "flipflop", "gru", "bptt", {}, GRU_64, {}, "max_iterations", 20),
+    Case("gru-flipflop-bptt", "flipflop", "gru", "bptt", {}, GRU_64, BATCH, "max_iterations", 10),
     Case(
-        "gru-flipflop-genetic", "flipflop", "gru", "genetic", {}, GRU_64, {}, "max_generations", 4
+        "gru-flipflop-genetic",
+        "flipflop",
+        "gru",
+        "genetic",
+        {},
+        GRU_64,
+        BATCH,
+        "max_generations",
+        2,
     ),
-    Case("rate-cdi-bptt", "cdi", "rate", "bptt", {}, RATE_50, {}, "max_iterations", 4),
+    Case("rate-cdi-bptt", "cdi", "rate", "bptt", {}, RATE_50, BATCH, "max_iterations", 4),
     Case(
         "rate-cdi-genetic",
         "cdi",
@@ -78,7 +95,7 @@ CASES = [
         "genetic",
         {},
         RATE_50,
-        {"population_size": 20},
+        {**BATCH, "population_size": 20},
         "max_generations",
         2,
     ),
@@ -157,7 +174,7 @@ def throughput(case: Case, n: int, scale: float, device: str, validation: int) -
         diff = max_weight_difference(together, alone)
     per_hour_e, per_hour_a = n / t_ensemble * 3600, n / t_alone * 3600
     print(
-        f"{case.name:22s} {updates:5d} {case.budget_key.split('_', 1)[1]:11s} "
+        f"{case.name:22s} {updates:5d} {UNITS[case.budget_key]:11s} "
         f"{t_ensemble:8.1f} s {t_alone:8.1f} s {per_hour_e:10.0f} {per_hour_a:10.0f} "
         f"{t_alone / t_ensemble:7.1f}×   {diff:.1e}"
     )
@@ -183,7 +200,7 @@ def flop_rate(n: int, device: torch.device, iterations: int) -> None:
 
     task = TASKS["flipflop"](TASKS["flipflop"].Params())
     arch = ARCHITECTURES["gru"]
-    params = BPTTParams(max_iterations=iterations)
+    params = BPTTParams(max_iterations=iterations, batch_size=BATCH["batch_size"])
     seeds = range(n)
 
     def build() -> tuple[torch.nn.Module, TrainingContext]:

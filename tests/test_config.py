@@ -25,6 +25,16 @@ def test_default_config_is_valid() -> None:
     assert {n.architecture for n in s.networks} == {"vanilla", "rate", "gru", "lstm", "ugrnn"}
 
 
+def test_learning_rules_study_config_is_valid() -> None:
+    s = load_config(REPO / "config" / "learning_rules.yaml")
+    assert {n.learning_rule for n in s.networks} == {"bptt", "genetic", "force", "hebbian"}
+    assert {n.architecture for n in s.networks} == {"rate"}
+    assert len(s.networks) == 2 * 4 * 3 * 10
+    spec = s.training_spec(next(n for n in s.networks if n.learning_rule == "genetic"))
+    assert spec["learning_rule"]["population_size"] == 20
+    assert spec["stopping"]["min_updates"] == 200
+
+
 def test_grid_expansion_and_seed_groups() -> None:
     s = sweep({"grid": {"seeds": [3, 1, 8]}, "jobs": {"seeds_per_job": 2}})
     assert len(s.networks) == 2 * 2 * 3
@@ -137,6 +147,50 @@ def test_rule_that_cannot_train_an_architecture_is_refused() -> None:
         }
     )
     assert {n.learning_rule for n in excluded.networks} == {"bptt"}
+
+
+@pytest.mark.parametrize(
+    ("rule", "architecture"),
+    [("force", "gru"), ("hebbian", "lstm"), ("force", "vanilla"), ("hebbian", "ugrnn")],
+)
+def test_rate_only_rules_refuse_other_architectures_at_config_time(
+    rule: str, architecture: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        sweep({"grid": {"learning_rule": [rule], "architecture": ["rate", architecture]}})
+    message = str(err.value)
+    assert message.startswith("test.yaml")
+    assert f"{rule!r} cannot train architecture {architecture!r}" in message
+    assert "grid.learning_rule × grid.architecture" in message
+
+
+def test_every_rule_trains_rate_and_gradient_free_rules_train_everything() -> None:
+    s = sweep(
+        {
+            "grid": {
+                "learning_rule": ["bptt", "genetic", "force", "hebbian"],
+                "architecture": ["rate", "gru", "lstm"],
+                "exclude": [
+                    {"learning_rule": "force", "architecture": "gru"},
+                    {"learning_rule": "force", "architecture": "lstm"},
+                    {"learning_rule": "hebbian", "architecture": "gru"},
+                    {"learning_rule": "hebbian", "architecture": "lstm"},
+                ],
+            }
+        }
+    )
+    cells = {(n.architecture, n.learning_rule) for n in s.networks}
+    assert cells == {
+        ("rate", "bptt"),
+        ("rate", "genetic"),
+        ("rate", "force"),
+        ("rate", "hebbian"),
+        ("gru", "bptt"),
+        ("gru", "genetic"),
+        ("lstm", "bptt"),
+        ("lstm", "genetic"),
+    }
+    assert set(s.rule_params) == {"bptt", "genetic", "force", "hebbian"}
 
 
 def test_load_config_names_the_file(tmp_path: Path) -> None:

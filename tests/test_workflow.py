@@ -272,3 +272,62 @@ def test_aggregate_leaves_diverged_networks_out_of_similarity(
         assert diverged.sum() == 1
         assert summary["in_similarity"].values[diverged].item() is include
         assert "iteration 7" in str(summary["status_reason"].values[diverged][0])
+
+
+#: A sweep over all four learning rules on the learning-rules study's decision task, in
+#: which BPTT is forced to diverge (a huge step, no clipping).
+FOUR_RULES = {
+    "grid": {
+        "task": ["rdm"],
+        "architecture": ["rate"],
+        "learning_rule": ["bptt", "genetic", "force", "hebbian"],
+        "noise": [0.1],
+        "seeds": [0, 1],
+    },
+    "tasks": {"rdm": {"n_steps": 60, "fixed_point_levels": 3}},
+    "architectures": {"rate": {"hidden_size": 50, "alpha": 0.2}},
+    "learning_rules": {
+        "bptt": {"learning_rate": 1.0e30, "clip_norm": 0.0, "batch_size": 16},
+        "genetic": {"population_size": 10, "batch_size": 32, "max_generations": 30},
+        "force": {"trials_per_attempt": 30, "max_attempts": 2},
+        "hebbian": {"max_trials": 40},
+    },
+    "training": {"stopping": {"validate_every": 10, "validation_trials": 64, "window": 2}},
+    "analysis": {"evaluation_trials": 32, "fixed_points": {"n_initial_states": 32}},
+}
+
+
+@pytest.mark.slow
+def test_sweep_over_four_learning_rules_survives_a_diverged_rule(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(deep_update(TINY_CONFIG, FOUR_RULES), sort_keys=False))
+    snakemake(tmp_path, config, "--cores", "2")
+    results = tmp_path / "results"
+    summary = open_dataset(results / "aggregate" / "rdm" / "summary.nc")
+    assert summary.sizes["network"] == 8
+    status = dict(
+        zip(
+            zip(summary["learning_rule"].values, summary["seed"].values.tolist(), strict=True),
+            summary["status"].values,
+            strict=True,
+        )
+    )
+    assert status[("bptt", 0)] == status[("bptt", 1)] == "diverged"
+    for rule in ("genetic", "force", "hebbian"):
+        for seed in (0, 1):
+            assert status[(rule, seed)] in ("converged", "not_converged"), (rule, seed)
+    diverged = summary["status"].values == "diverged"
+    assert not summary["in_similarity"].values[diverged].any()
+    assert all("non-finite" in r for r in summary["status_reason"].values[diverged])
+
+    similarity = open_dataset(results / "aggregate" / "rdm" / "similarity.nc")
+    assert set(similarity["learning_rule"].values) == {"genetic", "force", "hebbian"}
+    assert similarity.sizes["network"] == 6
+    force_meta = sorted((results / "networks").glob("rdm/rate/force/*/*/meta.json"))
+    assert len(force_meta) == 2
+    for path in force_meta:
+        meta = yaml.safe_load(path.read_text())
+        assert meta["attempts"] >= 1
+    overview = (results / "overview.txt").read_text()
+    for rule in ("bptt", "genetic", "force", "hebbian"):
+        assert f"rate          {rule}" in overview
