@@ -186,3 +186,36 @@ def test_score_broadcasts_over_ensemble() -> None:
     assert scores.shape == (2, 10)
     assert torch.equal(scores[0], torch.ones(10))
     assert torch.equal(scores[1], torch.zeros(10))
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_input_pulses_match_the_tasks_inputs(name: str) -> None:
+    task = TASKS[name]()
+    pulses = task.input_pulses()
+    if name in ("cdi", "rdm", "sine", "multisensory"):
+        assert pulses is None
+        return
+    assert pulses is not None
+    assert pulses.values.shape[1] == task.n_inputs
+    assert len(pulses.names) == len(pulses.steps) == pulses.values.shape[0]
+    assert len(set(pulses.names.tolist())) == len(pulses.names)
+    assert (pulses.values.abs().sum(dim=1) > 0).all()
+    # every pulse is an input the task really gives: its value occurs in some trial
+    batch = task.generate(256, torch.Generator().manual_seed(0), 0.0)
+    seen = batch.inputs.reshape(-1, task.n_inputs)
+    for value, steps in zip(pulses.values, pulses.steps, strict=True):
+        hits = (seen == value).all(dim=1)
+        assert hits.any(), (name, value)
+        run = hits.reshape(batch.inputs.shape[:2]).int()
+        longest = max(_longest_run(row) for row in run.tolist())
+        assert longest >= steps
+        if name != "flipflop":
+            assert longest == steps, (name, value, longest)
+
+
+def _longest_run(row: list[int]) -> int:
+    best = current = 0
+    for v in row:
+        current = current + 1 if v else 0
+        best = max(best, current)
+    return best

@@ -60,6 +60,40 @@ class StaticInputs:
     labels: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+@dataclass
+class InputPulses:
+    """The brief input events of a task, for the transition graphs of the analysis.
+
+    Pulse ``k`` adds ``values[k]`` to the input (on top of a static input, zero by
+    default) for ``steps[k]`` time steps; afterwards the input returns to the static
+    input and the state is left to settle.
+
+    Attributes
+    ----------
+    values : [n_pulses, n_in] tensor
+    steps : [n_pulses] integer array, the duration of each pulse in time steps
+    labels : per-pulse labels (e.g. ``{"pulse": ["+1 on channel 0", ...]}``)
+    """
+
+    values: torch.Tensor
+    steps: np.ndarray
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.steps = np.asarray(self.steps, dtype=np.int64)
+        if self.values.dim() != 2 or len(self.steps) != self.values.shape[0]:
+            raise ValueError("InputPulses needs values [n_pulses, n_in] and one duration each")
+        if (self.steps < 1).any():
+            raise ValueError("every pulse lasts at least one step")
+
+    @property
+    def names(self) -> np.ndarray:
+        """One readable name per pulse (the ``pulse`` label, or its index)."""
+        if "pulse" in self.labels:
+            return np.asarray(self.labels["pulse"]).astype(str)
+        return np.array([f"pulse{k}" for k in range(len(self.steps))])
+
+
 class Task:
     """Base class of every task.
 
@@ -105,6 +139,10 @@ class Task:
 
     def psychometric_set(self) -> TrialBatch | None:
         """Noise-free conditions of a psychometric curve, for decision tasks."""
+        return None
+
+    def input_pulses(self) -> InputPulses | None:
+        """The task's brief input events (None for tasks whose inputs are all static)."""
         return None
 
     @property

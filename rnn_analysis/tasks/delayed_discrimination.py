@@ -8,7 +8,13 @@ import numpy as np
 import torch
 
 from rnn_analysis.hyperparameters import Hyperparameters
-from rnn_analysis.tasks.base import StaticInputs, Task, TrialBatch, add_input_noise
+from rnn_analysis.tasks.base import (
+    InputPulses,
+    StaticInputs,
+    Task,
+    TrialBatch,
+    add_input_noise,
+)
 from rnn_analysis.tasks.registry import TASKS
 
 
@@ -225,6 +231,24 @@ class DelayedDiscrimination(Task):
         kind = ["delay"] * len(by_delay) + ["amplitude"] * len(by_amplitude)
         batch.conditions["extrapolation"] = np.array(kind, dtype="U9")
         return batch
+
+    def input_pulses(self) -> InputPulses:
+        """Every training amplitude as f1 (channel 0) and as f2 (channel 1), for a stimulus."""
+        amps = self.amplitudes * self.params.amplitude_scale
+        n = len(amps)
+        values = torch.zeros(2 * n, 2)
+        values[:n, 0] = amps
+        values[n:, 1] = amps
+        levels = self.amplitudes.double().numpy()
+        return InputPulses(
+            values,
+            np.full(2 * n, self.params.stimulus_steps),
+            {
+                "pulse": np.array([f"f1={a:g}" for a in levels] + [f"f2={a:g}" for a in levels]),
+                "pulse_channel": np.repeat([0, 1], n),
+                "pulse_level": np.concatenate([levels, levels]),
+            },
+        )
 
     def static_inputs(self) -> StaticInputs:
         """Zero input, then (``static_stimulus_levels``) each amplitude held on f1, on f2."""

@@ -8,7 +8,13 @@ import numpy as np
 import torch
 
 from rnn_analysis.hyperparameters import Hyperparameters
-from rnn_analysis.tasks.base import StaticInputs, Task, TrialBatch, add_input_noise
+from rnn_analysis.tasks.base import (
+    InputPulses,
+    StaticInputs,
+    Task,
+    TrialBatch,
+    add_input_noise,
+)
 from rnn_analysis.tasks.registry import TASKS
 
 
@@ -103,6 +109,21 @@ class FlipFlop(Task):
         batch = self._clean_trials(self.params.probe_trials, generator)
         batch.conditions["trial"] = np.arange(self.params.probe_trials)
         return batch
+
+    def input_pulses(self) -> InputPulses:
+        """A one-step +1 and −1 pulse on every channel."""
+        k = self.params.n_bits
+        values = torch.cat([torch.eye(k), -torch.eye(k)])
+        names = [f"+1 ch{c}" for c in range(k)] + [f"-1 ch{c}" for c in range(k)]
+        return InputPulses(
+            values,
+            np.ones(2 * k, dtype=np.int64),
+            {
+                "pulse": np.array(names),
+                "pulse_channel": np.tile(np.arange(k), 2),
+                "pulse_sign": np.repeat([1.0, -1.0], k),
+            },
+        )
 
     def static_inputs(self) -> StaticInputs:
         return StaticInputs(torch.zeros(1, self.params.n_bits), {"input": np.array(["zero"])})

@@ -8,7 +8,13 @@ import numpy as np
 import torch
 
 from rnn_analysis.hyperparameters import Hyperparameters
-from rnn_analysis.tasks.base import StaticInputs, Task, TrialBatch, add_input_noise
+from rnn_analysis.tasks.base import (
+    InputPulses,
+    StaticInputs,
+    Task,
+    TrialBatch,
+    add_input_noise,
+)
 from rnn_analysis.tasks.delayed_discrimination import decision_accuracy, distinct_pairs
 from rnn_analysis.tasks.registry import TASKS
 
@@ -161,6 +167,15 @@ class IntervalDiscrimination(Task):
         margin = p.n_steps - p.latest_end(2 * p.t_max - 1)
         n_steps = max(p.n_steps, p.latest_end(int(pairs.sum(dim=1).max())) + margin)
         return self.trials(pairs[:, 0], pairs[:, 1], n_steps)
+
+    def input_pulses(self) -> InputPulses:
+        """The pulse1 pulse on channel 0 and the pulse2 pulse on channel 1."""
+        amplitude = self.params.pulse_amplitude
+        return InputPulses(
+            torch.tensor([[amplitude, 0.0], [0.0, amplitude]]),
+            np.full(2, self.params.pulse_steps),
+            {"pulse": np.array(["pulse1", "pulse2"]), "pulse_channel": np.array([0, 1])},
+        )
 
     def static_inputs(self) -> StaticInputs:
         """Zero input, then (``static_pulses``) each channel's pulse level held."""

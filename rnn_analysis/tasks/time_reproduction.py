@@ -9,7 +9,13 @@ import numpy as np
 import torch
 
 from rnn_analysis.hyperparameters import Hyperparameters
-from rnn_analysis.tasks.base import StaticInputs, Task, TrialBatch, add_input_noise
+from rnn_analysis.tasks.base import (
+    InputPulses,
+    StaticInputs,
+    Task,
+    TrialBatch,
+    add_input_noise,
+)
 from rnn_analysis.tasks.registry import TASKS
 
 
@@ -157,6 +163,15 @@ class TimeReproduction(Task):
         ts = torch.arange(p.ts_max + step, p.extrapolation_ts_max + 1, step)
         n_steps = p.n_steps + 2 * (int(ts.max()) - p.ts_max)
         return self.trials(ts, n_steps)
+
+    def input_pulses(self) -> InputPulses:
+        """The ready pulse on channel 0 and the set pulse on channel 1."""
+        amplitude = self.params.pulse_amplitude
+        return InputPulses(
+            torch.tensor([[amplitude, 0.0], [0.0, amplitude]]),
+            np.full(2, self.params.pulse_steps),
+            {"pulse": np.array(["ready", "set"]), "pulse_channel": np.array([0, 1])},
+        )
 
     def static_inputs(self) -> StaticInputs:
         """Zero input, then (``static_pulses``) the Ready and the Set level held."""
