@@ -11,45 +11,20 @@ import numpy as np
 import torch
 import xarray as xr
 
-from rnn_analysis import seeding
+from rnn_analysis.analysis.evaluation import evaluate, extrapolation, psychometric_curve, run_single
 from rnn_analysis.analysis.fixed_points import find_fixed_points
 from rnn_analysis.analysis.params import AnalysisParams
 from rnn_analysis.architectures import Architecture
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import META_FILE, MODEL_FILE, load_models, provenance, read_meta, write_netcdf
-from rnn_analysis.tasks import TASKS, Task, TrialBatch
+from rnn_analysis.tasks import TASKS, Task
 from rnn_analysis.training.rule import FAILED
-from rnn_analysis.training.trials import masked_mse
-
-
-def _run(model: Architecture, batch: TrialBatch) -> tuple[torch.Tensor, torch.Tensor]:
-    with torch.no_grad():
-        return model(batch.inputs.unsqueeze(0).to(torch.get_default_dtype()))
-
-
-def evaluate(model: Architecture, task: Task, noise: float, n_trials: int, seed: int) -> xr.Dataset:
-    """Performance and loss on fresh noisy trials and on the same trials without noise."""
-    out = {}
-    for name, level in (("noisy", noise), ("noise_free", 0.0)):
-        batch = task.generate(n_trials, seeding.generator(seed, "evaluation"), level)
-        _, outputs = _run(model, batch)
-        score = task.score(outputs[0], batch).mean().item()
-        stacked = TrialBatch(batch.inputs[None], batch.targets[None], batch.mask[None])
-        loss = masked_mse(outputs, stacked).item()
-        label = "noisy" if name == "noisy" else "noise-free"
-        out[f"performance_{name}"] = (
-            (),
-            score,
-            {"long_name": f"{task.performance_name} on {label} trials", "units": "1"},
-        )
-        out[f"loss_{name}"] = ((), loss, {"long_name": f"MSE on {label} trials", "units": "1"})
-    return xr.Dataset(out)
 
 
 def probe_trajectories(model: Architecture, task: Task) -> tuple[xr.Dataset, torch.Tensor]:
     """Hidden activity and outputs on the task's probe set; also the full states."""
     probe = task.probe_set()
-    states, outputs = _run(model, probe)
+    states, outputs = run_single(model, probe)
     hidden = model.hidden(states[0])
     coords = {f"probe_{k}": ("probe_trial", np.asarray(v)) for k, v in probe.conditions.items()}
     ds = xr.Dataset(
@@ -120,6 +95,23 @@ def analyze_network(
     evaluation = evaluate(
         model, task, float(labels["noise"]), params.evaluation_trials, int(labels["seed"])
     )
+    behaviour = [evaluation]
+    psychometric = psychometric_curve(
+        model, task, float(labels["noise"]), params.psychometric_repeats, int(labels["seed"])
+    )
+    if psychometric is not None:
+        behaviour.append(psychometric)
+        log(
+            f"{folder}: psychometric curve over {psychometric.sizes['psychometric_condition']} "
+            f"conditions × {params.psychometric_repeats} noisy repeats"
+        )
+    extrapolated = extrapolation(model, task)
+    if extrapolated is not None:
+        behaviour.append(extrapolated)
+        log(
+            f"{folder}: extrapolation {task.performance_name} "
+            f"{extrapolated.performance_extrapolation.item():.4f}"
+        )
     probe, states = probe_trajectories(model, task)
     log(
         f"{folder}: {task.performance_name} noisy {evaluation.performance_noisy.item():.4f}, "
@@ -134,7 +126,7 @@ def analyze_network(
     n_stable = int(np.sum((np.asarray(kind) == "fixed") & np.asarray(stable, dtype=bool)))
     log(f"{folder}: {n_fixed} fixed points, {n_stable} stable")
     fp_attrs = {f"fixed_points_{k}": v for k, v in fixed_points.attrs.items()}
-    ds = xr.merge([evaluation, probe, fixed_points.drop_attrs()], combine_attrs="drop")
+    ds = xr.merge([*behaviour, probe, fixed_points], combine_attrs="drop_conflicts")
     ds.attrs = {**attrs, **fp_attrs}
     write_netcdf(ds, Path(out))
     return ds

@@ -16,13 +16,19 @@ class AnalysisParams(Hyperparameters):
     ----------
     evaluation_trials : int, default 2000
         Fresh trials for the noisy and the noise-free evaluation.
+    psychometric_repeats : int, default 200
+        Noisy repeats (at the network's input noise) of every condition of a decision
+        task's psychometric set.
     fixed_points : FixedPointParams
         The fixed-point finder's hyperparameters (see its docstring for defaults).
     """
 
     evaluation_trials: int = 2000
+    psychometric_repeats: int = 200
     fixed_points: FixedPointParams = field(default_factory=FixedPointParams)
 
     def __post_init__(self) -> None:
         if self.evaluation_trials < 1:
             raise ValueError(f"evaluation_trials must be >= 1, got {self.evaluation_trials}")
+        if self.psychometric_repeats < 1:
+            raise ValueError(f"psychometric_repeats must be >= 1, got {self.psychometric_repeats}")

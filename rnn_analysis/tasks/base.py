@@ -117,6 +117,11 @@ class Task:
     def n_outputs(self) -> int:
         raise NotImplementedError
 
+    @property
+    def stimulus_channels(self) -> slice:
+        """The input channels that carry input noise (all of them unless a task says so)."""
+        return slice(None)
+
     def generate(self, batch_size: int, generator: torch.Generator, noise: float) -> TrialBatch:
         """Draw ``batch_size`` trials with input noise of standard deviation ``noise``."""
         raise NotImplementedError

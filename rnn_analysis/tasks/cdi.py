@@ -161,6 +161,11 @@ class CDI(Task):
     def n_outputs(self) -> int:
         return 1
 
+    @property
+    def stimulus_channels(self) -> slice:
+        """The N sensory channels (not the context inputs)."""
+        return slice(0, self.n_contexts)
+
     def _trials(self, means: torch.Tensor, context: torch.Tensor) -> TrialBatch:
         """Noise-free trials from the channel means [B, N] and the cued context [B]."""
         p = self.params
@@ -187,7 +192,7 @@ class CDI(Task):
         signs = torch.where(torch.rand(batch_size, n, generator=generator) < 0.5, -1.0, 1.0)
         context = torch.randint(n, (batch_size,), generator=generator)
         batch = self._trials(signs * magnitude, context)
-        batch.inputs = add_input_noise(batch.inputs, slice(0, n), noise, generator)
+        batch.inputs = add_input_noise(batch.inputs, self.stimulus_channels, noise, generator)
         return batch
 
     def _fixed_trials(self, coherences: np.ndarray) -> TrialBatch:

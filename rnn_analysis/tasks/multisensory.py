@@ -111,6 +111,11 @@ class Multisensory(Task):
     def n_outputs(self) -> int:
         return 1
 
+    @property
+    def stimulus_channels(self) -> slice:
+        """The auditory and the visual channel."""
+        return slice(0, 2)
+
     def _trials(self, rate: torch.Tensor, modality: torch.Tensor) -> TrialBatch:
         """Noise-free trials from event rates [B] and trial types [B] (indices of MODALITIES)."""
         p = self.params
@@ -138,7 +143,7 @@ class Multisensory(Task):
         )
         modality = torch.randint(len(MODALITIES), (batch_size,), generator=generator)
         batch = self._trials(rate, modality)
-        batch.inputs = add_input_noise(batch.inputs, slice(0, 2), noise, generator)
+        batch.inputs = add_input_noise(batch.inputs, self.stimulus_channels, noise, generator)
         return batch
 
     def _fixed_trials(self, rates: tuple[float, ...]) -> TrialBatch:
