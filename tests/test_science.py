@@ -69,5 +69,45 @@ def test_flipflop_has_eight_stable_fixed_points(tmp_path: Path, architecture: st
         readout = ds["readout"].values[stable]
         assert len({tuple(c) for c in np.sign(readout)}) == 8, readout
         assert (np.abs(readout) > 0.5).all(), readout
-        # Saddles sit between attractors.
+        # Saddles sit between attractors: in the topology graph, each saddle with one
+        # unstable mode leads (both ways along that mode) to two attractors that
+        # differ in exactly one bit.
         assert (fixed & (ds["n_unstable"].values >= 1)).sum() >= 1
+        check_saddle_structure(ds)
+        check_pulse_transitions(ds)
+
+
+def _pattern(label: str) -> str:
+    return label.split()[-1]
+
+
+def check_saddle_structure(ds) -> None:
+    stability = ds["node_stability"].values.astype(str)
+    labels = ds["node_label"].values.astype(str)
+    kind = ds["edge_kind"].values.astype(str)
+    source = ds["edge_source"].values
+    target = ds["edge_target"].values
+    one_mode = np.flatnonzero(stability == "saddle1")
+    assert one_mode.size >= 1, ds.attrs["network"]
+    for node in one_mode:
+        ends = target[(kind == "heteroclinic") & (source == node)]
+        assert ends.size == 2 and (ends >= 0).all(), (ds.attrs["network"], labels[node])
+        a, b = (_pattern(labels[i]) for i in ends)
+        assert all(stability[i] == "stable" for i in ends), labels[ends]
+        assert sum(x != y for x, y in zip(a, b, strict=True)) == 1, (a, b)
+
+
+def check_pulse_transitions(ds) -> None:
+    """From every attractor, a ±1 pulse on channel k sets bit k and keeps the others."""
+    labels = ds["node_label"].values.astype(str)
+    kind = ds["edge_kind"].values.astype(str)
+    pulse = ds["edge_label"].values.astype(str)
+    source, target = ds["edge_source"].values, ds["edge_target"].values
+    pulses = kind == "pulse"
+    assert pulses.sum() == 8 * 6
+    for src, tgt, name in zip(source[pulses], target[pulses], pulse[pulses], strict=True):
+        assert tgt >= 0
+        sign, channel = name.split()
+        expected = list(_pattern(labels[src]))
+        expected[int(channel.removeprefix("ch"))] = sign[0]
+        assert _pattern(labels[tgt]) == "".join(expected), (labels[src], name, labels[tgt])

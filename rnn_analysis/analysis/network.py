@@ -1,4 +1,4 @@
-"""The ``analyze`` step of one network: evaluation, probe trajectories, fixed points."""
+"""The ``analyze`` step of one network: behaviour, probe activity, fixed points and graphs."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import xarray as xr
 from rnn_analysis.analysis.evaluation import evaluate, extrapolation, psychometric_curve, run_single
 from rnn_analysis.analysis.fixed_points import find_fixed_points
 from rnn_analysis.analysis.params import AnalysisParams
+from rnn_analysis.analysis.topology import topology_graph
 from rnn_analysis.architectures import Architecture
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import META_FILE, MODEL_FILE, load_models, provenance, read_meta, write_netcdf
@@ -125,8 +126,20 @@ def analyze_network(
     n_fixed = int(np.sum(np.asarray(kind) == "fixed"))
     n_stable = int(np.sum((np.asarray(kind) == "fixed") & np.asarray(stable, dtype=bool)))
     log(f"{folder}: {n_fixed} fixed points, {n_stable} stable")
-    fp_attrs = {f"fixed_points_{k}": v for k, v in fixed_points.attrs.items()}
-    ds = xr.merge([*behaviour, probe, fixed_points], combine_attrs="drop_conflicts")
-    ds.attrs = {**attrs, **fp_attrs}
+    parts = [*behaviour, probe, fixed_points]
+    extra_attrs = {f"fixed_points_{k}": v for k, v in fixed_points.attrs.items()}
+
+    topology = topology_graph(
+        model, fixed_points, task.static_inputs(), task.input_pulses(), params.topology
+    )
+    parts.append(topology)
+    extra_attrs.update({f"topology_{k}": v for k, v in topology.attrs.items()})
+    log(
+        f"{folder}: topology graph with {topology.sizes.get('topology_node', 0)} nodes and "
+        f"{topology.sizes.get('topology_edge', 0)} edges"
+    )
+
+    ds = xr.merge(parts, combine_attrs="drop_conflicts")
+    ds.attrs = {**attrs, **extra_attrs}
     write_netcdf(ds, Path(out))
     return ds

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rnn_analysis.analysis.fixed_points import FixedPointParams
+from rnn_analysis.analysis.topology import TopologyParams
 from rnn_analysis.hyperparameters import Hyperparameters
 
 
@@ -21,11 +22,14 @@ class AnalysisParams(Hyperparameters):
         task's psychometric set.
     fixed_points : FixedPointParams
         The fixed-point finder's hyperparameters (see its docstring for defaults).
+    topology : TopologyParams
+        The topology graph's hyperparameters (see its docstring for defaults).
     """
 
     evaluation_trials: int = 2000
     psychometric_repeats: int = 200
     fixed_points: FixedPointParams = field(default_factory=FixedPointParams)
+    topology: TopologyParams = field(default_factory=TopologyParams)
 
     def __post_init__(self) -> None:
         if self.evaluation_trials < 1:
