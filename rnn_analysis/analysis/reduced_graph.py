@@ -1,0 +1,1280 @@
+"""Reduced-dynamics graph of a network and its solution type (Turner, Dabholkar & Barak 2021).
+
+The graph summarises what a network does with the brief input events of a task
+(:meth:`Task.input_pulses`), in terms of its output alone: where the state goes under
+the zero input between pulses, where each pulse sends it, and which sign the output
+has on the way. It is built from simulations of the network only:
+
+1. **Relaxations.** From a start state the network runs under zero input until it
+   *settles* (a step moves the state by less than ``settle_speed``), for at most
+   ``relax_steps`` steps (a state still moving then is a *slow* terminal, e.g. a ramp or
+   a slow manifold; its last state stands for it), or until the state stops being
+   finite (*divergent*). The output at every step is labelled ``+`` (≥
+   ``output_threshold``), ``-`` (≤ −``output_threshold``) or ``0``, one symbol per
+   output.
+2. **Exploration**, breadth first by number of pulses, one ensemble call ``[1, B, S]``
+   per step for all relaxations of a level. Level 0 is one relaxation from the
+   network's initial state. A relaxation that follows fewer than ``max_pulses`` pulses
+   (by default the number of pulses of a probe trial) is *branched*: pulses are applied
+   to the state it reaches after each *wait* of the task, and to its terminal state
+   (an arbitrarily long wait: the extrapolation to long delays); each starts a
+   relaxation of the next level. With ``pulse_order="task"`` the pulses and waits are
+   those that come next in some probe trial after the pulses on the path so far (the
+   probe trials read as sequences of (wait, pulse)); with ``"any"``, every pulse after
+   every wait of the task.
+3. **Raw graph.** Each relaxation is cut into *segments* at every change of output
+   label and at every branch point; a segment is a node labelled by its output, with a
+   ``flow`` edge to the next segment or to the relaxation's *terminal node* (its end
+   state). A pulse applied at a branch point (or at a terminal) is an edge, typed by the
+   pulse's group (``pulse_grouping``), to the first node of the relaxation it starts.
+   Terminal states are told apart by behaviour alone, in the compaction; with
+   ``merge_tol`` > 0 those closer than it are also one node from the start (single
+   linkage), as in a collapse of converged runs by distance.
+4. **Compaction** by branching bisimulation with ``flow`` as the silent step (signature
+   refinement, Blom & Orzan 2005): nodes are merged when they have the same output
+   label, reach the same classes through the same pulse types and flow into the same
+   next class, time spent within one class not counting. A stretch of trajectory with
+   one label and the same pulse outcomes thus becomes one node however long it lasts
+   (the graph does not count time steps), a segment from which no pulse was tried is
+   absorbed into the node it flows into when their labels agree, and the terminal
+   states of different runs merge when they behave alike. Classes unreachable from the
+   initial state are dropped. A class's *kind* is that of the terminal states it holds
+   (``settled``, ``slow``, ``divergent``; comma-joined when several) or ``transient``.
+5. **Solution type.** The compact graph is a directed multigraph whose node labels are
+   the output label (and ``initial`` for the node of the initial state) and whose edge
+   labels are ``flow`` or the pulse group; kinds are stored but are not part of it
+   (whether a node is terminal shows in its lack of a ``flow`` edge; settled versus
+   slow depends on the budget). :func:`solution_type_hash` is a Weisfeiler–Lehman
+   colour-refinement hash of it (equal for isomorphic graphs), :func:`isomorphic` an
+   exact test by backtracking over colour classes, :func:`canonical_form` an exact
+   canonical string (individualisation–refinement), and :func:`assign_solution_types`
+   names exact isomorphism classes from the hash, independently of the order of the
+   graphs.
+
+:func:`reduced_dynamics_graph` returns one self-describing :class:`xarray.Dataset`
+per network; :func:`graph_from_dataset` rebuilds the labelled graph from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import xarray as xr
+
+from rnn_analysis.architectures.base import Architecture
+from rnn_analysis.hyperparameters import Hyperparameters
+from rnn_analysis.tasks.base import InputPulses, Task
+
+__all__ = [
+    "FLOW",
+    "LabelledGraph",
+    "ReducedGraphParams",
+    "assign_solution_types",
+    "canonical_form",
+    "compact_graph",
+    "graph_from_dataset",
+    "isomorphic",
+    "probe_events",
+    "reduced_dynamics_graph",
+    "solution_type_hash",
+]
+
+#: Edge label of the autonomous flow under zero input (the silent step of compaction).
+FLOW = "flow"
+
+_SYMBOLS = ("0", "+", "-")
+_DIVERGENT_LABEL = "?"
+_KIND_ORDER = ("settled", "slow", "divergent")
+
+
+@dataclass(frozen=True)
+class ReducedGraphParams(Hyperparameters):
+    """Hyperparameters of the reduced-dynamics graph.
+
+    Attributes
+    ----------
+    relax_steps : int, default 500
+        Budget of zero-input steps of one relaxation; a state still moving after it is
+        a slow terminal. It should exceed the task's longest wait between pulses.
+    settle_speed : float, default 1e-4
+        A relaxation has settled at the first state whose next step moves it by less
+        than this (Euclidean norm, state units).
+    merge_tol : float, default 0.0
+        Terminal states of one kind closer than this (Euclidean) are one node (single
+        linkage), and a terminal within it of one already branched (with the same
+        pulses) is not branched again. 0: every relaxation has its own terminal node,
+        and terminal nodes are merged by compaction alone, i.e. by behaviour.
+    output_threshold : float, default 0.5
+        An output ≥ this is ``+``, ≤ minus this ``-``, otherwise ``0`` (half the
+        decision targets ±1, and the time-reproduction task's go threshold).
+    max_pulses : int, default 0
+        Number of pulses a path may hold; relaxations after this many pulses are not
+        branched. 0: the largest number of pulses in a probe trial of the task.
+    extra_pulses : int, default 0
+        Added to ``max_pulses`` (e.g. 1 to see what a further pulse does after a trial).
+    extra_waits : tuple of int, default ()
+        Waits (zero-input steps after a pulse, or after the start) after which pulses
+        are applied besides those of the probe trials (waits beyond ``relax_steps``
+        are the terminal state's).
+    pulse_grouping : {"channel", "pulse"}, default "channel"
+        Edge type of a pulse: its input channel (the pulses of one channel, e.g. the
+        amplitudes f1 of delayed discrimination, are one type, named by what their
+        names share) or each pulse on its own.
+    pulse_order : {"task", "any"}, default "task"
+        Which pulses are applied at a branch point: "task", those that come next in some
+        probe trial after the pulses on the path so far (after a whole trial, those that
+        start one; so f2 ≠ f1 in delayed discrimination); "any", every pulse.
+    max_relaxations : int, default 50000
+        Budget of relaxations per network; beyond it the exploration stops (the dataset
+        says ``truncated``).
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of the simulations.
+    """
+
+    relax_steps: int = 500
+    settle_speed: float = 1e-4
+    merge_tol: float = 0.0
+    output_threshold: float = 0.5
+    max_pulses: int = 0
+    extra_pulses: int = 0
+    extra_waits: tuple[int, ...] = ()
+    pulse_grouping: Literal["channel", "pulse"] = "channel"
+    pulse_order: Literal["task", "any"] = "task"
+    max_relaxations: int = 50000
+    dtype: Literal["float64", "float32"] = "float64"
+
+    def __post_init__(self) -> None:
+        for name in ("relax_steps", "max_relaxations"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("settle_speed", "output_threshold"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("merge_tol", "max_pulses", "extra_pulses"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if any(int(g) < 0 for g in self.extra_waits):
+            raise ValueError(f"extra_waits must be >= 0, got {self.extra_waits}")
+        if self.pulse_grouping not in ("channel", "pulse"):
+            raise ValueError(
+                f"pulse_grouping must be 'channel' or 'pulse', got {self.pulse_grouping!r}"
+            )
+        if self.pulse_order not in ("task", "any"):
+            raise ValueError(f"pulse_order must be 'task' or 'any', got {self.pulse_order!r}")
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return torch.float64 if self.dtype == "float64" else torch.float32
+
+
+# -- labelled graphs --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelledGraph:
+    """A directed multigraph with labelled nodes and labelled edges.
+
+    Attributes
+    ----------
+    node_labels : tuple of str
+        Label of node ``i``.
+    edges : tuple of (source, target, label)
+        Labelled edges, sorted; parallel edges and loops are allowed.
+    """
+
+    node_labels: tuple[str, ...]
+    edges: tuple[tuple[int, int, str], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        n = len(self.node_labels)
+        edges = tuple(sorted((int(s), int(t), str(lab)) for s, t, lab in self.edges))
+        for s, t, _ in edges:
+            if not (0 <= s < n and 0 <= t < n):
+                raise ValueError(f"edge ({s}, {t}) refers to a node outside 0..{n - 1}")
+        object.__setattr__(self, "node_labels", tuple(str(lab) for lab in self.node_labels))
+        object.__setattr__(self, "edges", edges)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_labels)
+
+    def permuted(self, order: Sequence[int]) -> LabelledGraph:
+        """The same graph with node ``order[i]`` renamed ``i``."""
+        new = {int(old): i for i, old in enumerate(order)}
+        if sorted(new) != list(range(self.n_nodes)):
+            raise ValueError("order must be a permutation of the nodes")
+        return LabelledGraph(
+            tuple(self.node_labels[old] for old in order),
+            tuple((new[s], new[t], lab) for s, t, lab in self.edges),
+        )
+
+
+def _adjacency(graph: LabelledGraph) -> tuple[list[list[tuple[str, int]]], ...]:
+    out: list[list[tuple[str, int]]] = [[] for _ in range(graph.n_nodes)]
+    into: list[list[tuple[str, int]]] = [[] for _ in range(graph.n_nodes)]
+    for s, t, lab in graph.edges:
+        out[s].append((lab, t))
+        into[t].append((lab, s))
+    return out, into
+
+
+def _refine(
+    colours: list[int], out: list[list[tuple[str, int]]], into: list[list[tuple[str, int]]]
+) -> list[int]:
+    """Colour refinement to the coarsest equitable partition; colours stay ordered."""
+    while True:
+        signatures = [
+            (
+                colours[v],
+                tuple(sorted((lab, colours[w]) for lab, w in out[v])),
+                tuple(sorted((lab, colours[u]) for lab, u in into[v])),
+            )
+            for v in range(len(colours))
+        ]
+        ranks = {sig: i for i, sig in enumerate(sorted(set(signatures)))}
+        refined = [ranks[sig] for sig in signatures]
+        if len(ranks) == len(set(colours)):
+            return refined
+        colours = refined
+
+
+def _label_colours(labels: Sequence[str]) -> list[int]:
+    ranks = {lab: i for i, lab in enumerate(sorted(set(labels)))}
+    return [ranks[lab] for lab in labels]
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def solution_type_hash(graph: LabelledGraph) -> str:
+    """Weisfeiler–Lehman hash of a labelled directed multigraph (hex SHA-256).
+
+    Colours start as the node labels; each round a node's colour becomes the hash of
+    its colour and the sorted multisets of (edge label, colour) of its out- and
+    in-neighbours, until the partition into colours stops getting finer. The hash is
+    that of the sorted multiset of final colours. Isomorphic graphs have equal hashes;
+    rare non-isomorphic graphs do too (e.g. regular graphs with equal labels), which
+    :func:`assign_solution_types` separates with :func:`isomorphic`.
+    """
+    out, into = _adjacency(graph)
+    colours = [_sha(json.dumps(["label", lab])) for lab in graph.node_labels]
+    n_classes = len(set(colours))
+    for _ in range(graph.n_nodes + 1):
+        new = [
+            _sha(
+                json.dumps(
+                    [
+                        colours[v],
+                        sorted([lab, colours[w]] for lab, w in out[v]),
+                        sorted([lab, colours[u]] for lab, u in into[v]),
+                    ]
+                )
+            )
+            for v in range(graph.n_nodes)
+        ]
+        stable = len(set(new)) == n_classes
+        colours, n_classes = new, len(set(new))
+        if stable:
+            break
+    return _sha(json.dumps([graph.n_nodes, len(graph.edges), sorted(colours)]))
+
+
+def _certificate(graph: LabelledGraph, colours: list[int]) -> tuple:
+    """The graph relabelled by a discrete colouring, as a comparable tuple."""
+    order = sorted(range(graph.n_nodes), key=lambda v: colours[v])
+    labels = tuple(graph.node_labels[v] for v in order)
+    edges = tuple(sorted((colours[s], colours[t], lab) for s, t, lab in graph.edges))
+    return labels, edges
+
+
+def canonical_form(graph: LabelledGraph) -> str:
+    """An exact canonical string of the graph: equal exactly for isomorphic graphs.
+
+    Individualisation–refinement: colour refinement from the labels, then, while a
+    colour class has several nodes, each node of the first such class is in turn given
+    a colour of its own and the colouring refined again; the smallest relabelled graph
+    over all leaves of this search is the canonical form. Exponential in the worst case,
+    quick for the small and mostly asymmetric graphs of reduced dynamics.
+    """
+    out, into = _adjacency(graph)
+    best: list[tuple | None] = [None]
+
+    def search(colours: list[int]) -> None:
+        colours = _refine(colours, out, into)
+        counts: dict[int, int] = {}
+        for c in colours:
+            counts[c] = counts.get(c, 0) + 1
+        split = [c for c, k in counts.items() if k > 1]
+        if not split:
+            cert = _certificate(graph, colours)
+            if best[0] is None or cert < best[0]:
+                best[0] = cert
+            return
+        target = min(split)
+        for v in range(graph.n_nodes):
+            if colours[v] == target:
+                search(
+                    [2 * c + (1 if c == target and u != v else 0) for u, c in enumerate(colours)]
+                )
+
+    search(_label_colours(graph.node_labels))
+    labels, edges = best[0] if best[0] is not None else ((), ())
+    return json.dumps({"nodes": list(labels), "edges": [list(e) for e in edges]})
+
+
+def _edge_multisets(graph: LabelledGraph) -> dict[tuple[int, int], tuple[str, ...]]:
+    pairs: dict[tuple[int, int], list[str]] = {}
+    for s, t, lab in graph.edges:
+        pairs.setdefault((s, t), []).append(lab)
+    return {k: tuple(sorted(v)) for k, v in pairs.items()}
+
+
+def isomorphic(a: LabelledGraph, b: LabelledGraph) -> bool:
+    """Whether two labelled directed multigraphs are isomorphic (exact).
+
+    Both graphs are colour-refined together (on their disjoint union, so that colours
+    are comparable); a bijection is then searched by backtracking, each node of ``a``
+    (smallest colour classes first, neighbours of mapped nodes early) mapped to an
+    unused node of ``b`` of the same colour whose labelled edges to, from and between
+    the nodes mapped so far match.
+    """
+    n = a.n_nodes
+    if n != b.n_nodes or len(a.edges) != len(b.edges):
+        return False
+    if sorted(a.node_labels) != sorted(b.node_labels):
+        return False
+    if sorted(lab for *_, lab in a.edges) != sorted(lab for *_, lab in b.edges):
+        return False
+    union = LabelledGraph(
+        a.node_labels + b.node_labels,
+        a.edges + tuple((s + n, t + n, lab) for s, t, lab in b.edges),
+    )
+    out, into = _adjacency(union)
+    colours = _refine(_label_colours(union.node_labels), out, into)
+    ca, cb = colours[:n], colours[n:]
+    if sorted(ca) != sorted(cb):
+        return False
+    ea, eb = _edge_multisets(a), _edge_multisets(b)
+    size = {c: ca.count(c) for c in set(ca)}
+    neighbours = [set() for _ in range(n)]
+    for s, t, _ in a.edges:
+        neighbours[s].add(t)
+        neighbours[t].add(s)
+    order: list[int] = []
+    placed: set[int] = set()
+    while len(order) < n:
+        frontier = [v for v in range(n) if v not in placed and neighbours[v] & placed]
+        pool = frontier or [v for v in range(n) if v not in placed]
+        v = min(pool, key=lambda x: (size[ca[x]], ca[x], x))
+        order.append(v)
+        placed.add(v)
+    candidates = {c: [w for w in range(n) if cb[w] == c] for c in set(cb)}
+    mapping: dict[int, int] = {}
+    used: set[int] = set()
+
+    def consistent(v: int, w: int) -> bool:
+        if ea.get((v, v), ()) != eb.get((w, w), ()):
+            return False
+        for x, y in mapping.items():
+            if ea.get((v, x), ()) != eb.get((w, y), ()) or ea.get((x, v), ()) != eb.get((y, w), ()):
+                return False
+        return True
+
+    def extend(i: int) -> bool:
+        if i == n:
+            return True
+        v = order[i]
+        for w in candidates[ca[v]]:
+            if w in used or not consistent(v, w):
+                continue
+            mapping[v] = w
+            used.add(w)
+            if extend(i + 1):
+                return True
+            del mapping[v]
+            used.discard(w)
+        return False
+
+    return extend(0)
+
+
+def assign_solution_types(graphs: Sequence[LabelledGraph]) -> list[str]:
+    """Name the exact isomorphism class of every graph.
+
+    Graphs are grouped by :func:`solution_type_hash`, and each group split into
+    isomorphism classes with :func:`isomorphic`. A class is named ``"T-"`` + the first 8
+    hex digits of its hash; where one hash holds several classes (a genuine collision),
+    each is suffixed with ``"-"`` + the first 6 hex digits of the SHA-256 of its
+    :func:`canonical_form`. Names depend on each graph alone (and on whether a colliding
+    class is present), never on the order of the graphs.
+    """
+    hashes = [solution_type_hash(g) for g in graphs]
+    names = [""] * len(graphs)
+    groups: dict[str, list[int]] = {}
+    for i, h in enumerate(hashes):
+        groups.setdefault(h, []).append(i)
+    for h, members in groups.items():
+        classes: list[list[int]] = []
+        for i in members:
+            for cls in classes:
+                if isomorphic(graphs[cls[0]], graphs[i]):
+                    cls.append(i)
+                    break
+            else:
+                classes.append([i])
+        for cls in classes:
+            name = f"T-{h[:8]}"
+            if len(classes) > 1:
+                name += "-" + _sha(canonical_form(graphs[cls[0]]))[:6]
+            for i in cls:
+                names[i] = name
+    return names
+
+
+# -- compaction ---------------------------------------------------------------------------
+
+
+def compact_graph(
+    graph: LabelledGraph, initial: int = 0, silent: str | None = FLOW
+) -> tuple[LabelledGraph, np.ndarray, int]:
+    """Merge bisimilar nodes and drop the nodes unreachable from ``initial``.
+
+    Edges labelled ``silent`` are silent steps: every node has at most one, and they form
+    no cycle other than loops (which are ignored). Nodes are merged by branching
+    bisimulation (signature refinement, Blom & Orzan 2005): starting from the partition
+    by node label, a node's signature is the set of (edge label, class of the target)
+    of the non-silent edges of every node on its silent path while that path stays in
+    the node's class, plus (``silent``, class) of the first node outside it; classes are
+    split by signature until none changes. With ``silent=None`` this is plain (strong)
+    bisimulation. The quotient has one node per class, labelled like its members, and
+    the union of their signatures as edges.
+
+    Returns
+    -------
+    (compact graph, class of each input node (-1 where dropped), index of the initial
+    node in the compact graph). Compact nodes are numbered in breadth-first order from
+    the initial node, edges visited by (label, target).
+    """
+    n = graph.n_nodes
+    if not 0 <= initial < n:
+        raise ValueError(f"initial node {initial} is not in the graph of {n} nodes")
+    nxt = [-1] * n
+    visible: list[list[tuple[str, int]]] = [[] for _ in range(n)]
+    for s, t, lab in graph.edges:
+        if silent is not None and lab == silent:
+            if s == t:
+                continue
+            if nxt[s] not in (-1, t):
+                raise ValueError(f"node {s} has more than one {silent!r} edge")
+            nxt[s] = t
+        else:
+            visible[s].append((lab, t))
+    order = _silent_order(nxt)
+
+    block = _label_colours(graph.node_labels)
+    n_blocks = len(set(block))
+    signature: list[frozenset] = [frozenset()] * n
+    while True:
+        for v in order:
+            sig = {(lab, block[t]) for lab, t in visible[v]}
+            w = nxt[v]
+            if w >= 0:
+                if block[w] == block[v]:
+                    sig |= signature[w]
+                else:
+                    sig.add((silent, block[w]))
+            signature[v] = frozenset(sig)
+        keys = [(block[v], tuple(sorted(signature[v], key=repr))) for v in range(n)]
+        ranks = {k: i for i, k in enumerate(sorted(set(keys), key=repr))}
+        new = [ranks[k] for k in keys]
+        if len(ranks) == n_blocks:
+            block = new
+            break
+        block, n_blocks = new, len(ranks)
+    for v in order:
+        sig = {(lab, block[t]) for lab, t in visible[v]}
+        w = nxt[v]
+        if w >= 0:
+            sig |= signature[w] if block[w] == block[v] else {(silent, block[w])}
+        signature[v] = frozenset(sig)
+
+    edges_of: dict[int, set[tuple[str, int]]] = {}
+    label_of: dict[int, str] = {}
+    for v in range(n):
+        edges_of.setdefault(block[v], set()).update(signature[v])
+        label_of.setdefault(block[v], graph.node_labels[v])
+    number = {block[initial]: 0}
+    queue = deque([block[initial]])
+    while queue:
+        b = queue.popleft()
+        for _, t in sorted(edges_of[b], key=lambda e: (str(e[0]), e[1])):
+            if t not in number:
+                number[t] = len(number)
+                queue.append(t)
+    labels = [""] * len(number)
+    edges = []
+    for b, i in number.items():
+        labels[i] = label_of[b]
+        edges += [(i, number[t], str(lab)) for lab, t in edges_of[b]]
+    mapping = np.array([number.get(block[v], -1) for v in range(n)], dtype=np.int64)
+    return LabelledGraph(tuple(labels), tuple(edges)), mapping, 0
+
+
+def _silent_order(nxt: list[int]) -> list[int]:
+    """Nodes ordered so that every node comes after its silent successor."""
+    n = len(nxt)
+    state = [0] * n
+    order: list[int] = []
+    for start in range(n):
+        path = []
+        v = start
+        while v >= 0 and state[v] == 0:
+            state[v] = 1
+            path.append(v)
+            v = nxt[v]
+        if v >= 0 and state[v] == 1:
+            raise ValueError("the silent edges form a cycle")
+        for u in reversed(path):
+            state[u] = 2
+            order.append(u)
+    return order
+
+
+# -- task events ----------------------------------------------------------------------------
+
+
+def probe_events(task: Task, pulses: InputPulses) -> list[list[tuple[int, int]]]:
+    """The pulses of every probe trial as (wait, pulse index) pairs.
+
+    The wait of a pulse is the number of zero-input steps before its onset since the end
+    of the previous pulse (or since the trial start). Raises ``ValueError`` where a probe
+    input is not a sequence of the task's pulses separated by zero input.
+    """
+    probe = task.probe_set()
+    inputs = probe.inputs.double().numpy()
+    values = pulses.values.double().numpy()
+    steps = pulses.steps
+    scale = max(1.0, float(np.abs(values).max(initial=0.0)))
+    out = []
+    for trial in range(inputs.shape[0]):
+        x = inputs[trial]
+        active = np.abs(x).max(axis=1) > 0
+        events: list[tuple[int, int]] = []
+        t, free = 0, 0
+        while t < len(x):
+            if not active[t]:
+                t += 1
+                continue
+            for k in range(len(steps)):
+                end = t + int(steps[k])
+                if end <= len(x) and np.allclose(x[t:end], values[k], rtol=0, atol=1e-6 * scale):
+                    if (
+                        end == len(x)
+                        or not active[end]
+                        or not np.allclose(x[end], values[k], rtol=0, atol=1e-6 * scale)
+                    ):
+                        break
+            else:
+                raise ValueError(
+                    f"probe trial {trial}: the input at step {t} is none of the task's pulses"
+                )
+            events.append((t - free, k))
+            t = free = end
+        out.append(events)
+    return out
+
+
+def _pulse_groups(pulses: InputPulses, grouping: str) -> list[str]:
+    names = [str(s) for s in pulses.names]
+    if grouping == "pulse":
+        return names
+    if "pulse_channel" in pulses.labels:
+        channel = [int(c) for c in np.asarray(pulses.labels["pulse_channel"])]
+    else:
+        channel = [int(np.argmax(np.abs(v))) for v in pulses.values.double().numpy()]
+    groups = []
+    for k in range(len(names)):
+        members = [names[j] for j in range(len(names)) if channel[j] == channel[k]]
+        if len(members) == 1:
+            groups.append(members[0])
+            continue
+        prefix = members[0]
+        for m in members[1:]:
+            while not m.startswith(prefix):
+                prefix = prefix[:-1]
+        cut = max(prefix.rfind("="), prefix.rfind(":"))
+        prefix = (prefix[:cut] if cut >= 0 else prefix).rstrip("=:_ ")
+        groups.append(prefix if prefix and prefix != FLOW else f"channel {channel[k]}")
+    return groups
+
+
+# -- simulation ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Relaxations:
+    """Zero-input runs of one level."""
+
+    labels: np.ndarray  # [B, relax_steps + 1] label codes, -1 after the end
+    length: np.ndarray  # [B] steps before settling (relax_steps when slow)
+    kind: list[str]  # per run: settled, slow or divergent
+    end: torch.Tensor  # [B, S]
+    start: torch.Tensor  # [B, S]
+    branch: torch.Tensor  # [B, n_offsets, S] state after each branch offset
+    change_states: dict[tuple[int, int], torch.Tensor]  # (run, step) -> state at a label change
+
+
+def _label_codes(outputs: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Output [B, n_out] → one integer per row (base-3 digits 0, +, -); -2 if not finite."""
+    digit = torch.zeros(outputs.shape, dtype=torch.long, device=outputs.device)
+    digit[outputs >= threshold] = 1
+    digit[outputs <= -threshold] = 2
+    weights = 3 ** torch.arange(outputs.shape[-1], device=outputs.device)
+    code = (digit * weights).sum(-1)
+    return torch.where(torch.isfinite(outputs).all(-1), code, torch.full_like(code, -2))
+
+
+def _code_to_label(code: int, n_out: int) -> str:
+    if code < 0:
+        return _DIVERGENT_LABEL
+    return "".join(_SYMBOLS[(code // 3**j) % 3] for j in range(n_out))
+
+
+def _relax(
+    net: Architecture, start: torch.Tensor, offsets: np.ndarray, params: ReducedGraphParams
+) -> _Relaxations:
+    b, s = start.shape
+    n_in, steps = net.n_inputs, params.relax_steps
+    labels = np.full((b, steps + 1), -1, dtype=np.int64)
+    length = np.full(b, steps, dtype=np.int64)
+    kind = ["slow"] * b
+    end = start.clone()
+    branch = torch.full((b, len(offsets), s), math.nan, dtype=start.dtype, device=start.device)
+    offset_index = {int(g): i for i, g in enumerate(offsets)}
+    change_states: dict[tuple[int, int], torch.Tensor] = {}
+    rows = torch.arange(b, device=start.device)
+    h = start
+    previous = None
+    for t in range(steps + 1):
+        if len(rows) == 0:
+            break
+        code = _label_codes(net.readout(h[None])[0], params.output_threshold)
+        code_np = code.cpu().numpy()
+        rows_np = rows.cpu().numpy()
+        labels[rows_np, t] = code_np
+        if previous is not None:
+            for i in np.flatnonzero(code_np != previous):
+                change_states[(int(rows_np[i]), t)] = h[i].clone()
+        if t in offset_index:
+            branch[rows, offset_index[t]] = h
+        if t == steps:
+            end[rows] = h
+            break
+        zero = torch.zeros(1, len(rows), n_in, dtype=h.dtype, device=h.device)
+        h_next = net.step(h[None], zero)[0]
+        speed = (h_next - h).norm(dim=-1)
+        finite = torch.isfinite(h_next).all(-1) & torch.isfinite(h).all(-1)
+        settled = finite & (speed < params.settle_speed)
+        done = settled | ~finite
+        if bool(done.any()):
+            idx = done.nonzero()[:, 0]
+            end[rows[idx]] = h[idx]
+            for i in idx.cpu().numpy():
+                r = int(rows_np[i])
+                length[r] = t
+                kind[r] = "settled" if bool(settled[i]) else "divergent"
+            keep = ~done
+            rows, h_next, code_np = rows[keep], h_next[keep], code_np[keep.cpu().numpy()]
+        h = h_next
+        previous = code_np
+    return _Relaxations(labels, length, kind, end, start, branch, change_states)
+
+
+def _apply_pulses(
+    net: Architecture, states: torch.Tensor, pulse: np.ndarray, pulses: InputPulses
+) -> torch.Tensor:
+    """States after pulse ``pulse[i]`` (its values for its steps) from ``states[i]``."""
+    if len(pulse) == 0:
+        return states
+    values = pulses.values.to(dtype=states.dtype, device=states.device)[torch.as_tensor(pulse)]
+    duration = torch.as_tensor(pulses.steps[pulse], device=states.device)
+    h = states
+    for t in range(int(duration.max())):
+        h_next = net.step(h[None], values[None])[0]
+        h = torch.where((t < duration)[:, None], h_next, h)
+    return h
+
+
+def _single_network(model: Architecture, network: int, dtype: torch.dtype) -> Architecture:
+    if not 0 <= network < model.n_networks:
+        raise ValueError(f"network {network} is not in an ensemble of {model.n_networks}")
+    net = model.blank_like(1)
+    net.load_networks([model.network_state_dict(network)])
+    net = net.to(dtype=dtype)
+    net.requires_grad_(False)
+    return net
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        a, b = self.find(i), self.find(j)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+
+
+def _close_pairs(x: torch.Tensor, tol: float, chunk: int = 2048) -> list[tuple[int, int]]:
+    pairs = []
+    for start in range(0, len(x), chunk):
+        d = torch.cdist(x[start : start + chunk], x)
+        i, j = (d < tol).nonzero(as_tuple=True)
+        i = i + start
+        keep = i < j
+        pairs += list(zip(i[keep].tolist(), j[keep].tolist(), strict=True))
+    return pairs
+
+
+# -- the graph of one network ---------------------------------------------------------------
+
+
+def reduced_dynamics_graph(
+    model: Architecture,
+    task: Task,
+    params: ReducedGraphParams | None = None,
+    network: int = 0,
+) -> xr.Dataset:
+    """The reduced-dynamics graph of one network and its solution hash.
+
+    Parameters
+    ----------
+    model : Architecture
+        The ensemble (never modified); ``network`` picks the network analysed.
+    task : Task
+        A task with input pulses whose probe trials are sequences of single pulses
+        separated by zero input (delayed discrimination, interval discrimination, time
+        reproduction); the probe trials give the order of the pulses and the waits.
+    params : ReducedGraphParams
+        Thresholds and budgets.
+    network : int, default 0
+        Index of the network in the ensemble.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``reduced_node`` and ``reduced_edge`` (the compact graph),
+        ``state``, ``output``, ``probe_trial`` and ``probe_event``. Node variables:
+        ``node_label`` (output sign(s): ``+``, ``-``, ``0``; ``?`` where divergent),
+        ``node_kind`` (``transient``, ``settled``, ``slow``, ``divergent``, or several
+        comma-joined), ``node_initial``, ``node_pulse_depth`` (fewest pulses from
+        the initial node), ``node_n_raw`` (raw nodes merged), ``node_state`` and
+        ``node_output`` (state and output at a representative: its first terminal, else
+        the start of its first segment). Edge variables: ``edge_source``,
+        ``edge_target``, ``edge_pulse`` (pulse group or ``flow``), ``edge_n_raw`` (raw
+        edges behind it). Probe variables: ``probe_event_pulse`` (pulse name, ``""``
+        after a trial's last pulse), ``probe_event_node`` (node just before the pulse)
+        and ``probe_event_target`` (node just after it), -1 where none; the probe
+        conditions are coordinates ``probe_<name>`` along ``probe_trial``. Scalar
+        ``solution_hash`` (:func:`solution_type_hash` of :func:`graph_from_dataset`).
+        Attributes: every hyperparameter as ``param_<name>``, the waits, the
+        pulse names and groups, the number of pulses per path, and diagnostics
+        (relaxations per level and kind, raw node count, truncation, wall time).
+    """
+    params = params or ReducedGraphParams()
+    started = time.perf_counter()
+    pulses = task.input_pulses()
+    if pulses is None:
+        raise ValueError(f"task {task.name!r} has no input pulses")
+    dtype = params.torch_dtype
+    net = _single_network(model, network, dtype)
+    n_pulses, n_out = len(pulses.steps), net.n_outputs
+    groups = _pulse_groups(pulses, params.pulse_grouping)
+    events = probe_events(task, pulses)
+    offsets = sorted({g for trial in events for g, _ in trial} | set(params.extra_waits))
+    offsets_np = np.array([g for g in offsets if g <= params.relax_steps], dtype=np.int64)
+    max_pulses = (params.max_pulses or max((len(e) for e in events), default=1)) + (
+        params.extra_pulses
+    )
+
+    grammar = _Grammar(events, len(pulses.steps), params.pulse_order, params.extra_waits)
+    runs, run_offset, children, truncated = _explore(
+        net, pulses, offsets_np, max_pulses, grammar, params
+    )
+    graph = _raw_graph(runs, run_offset, children, offsets_np, groups, n_out, params)
+    compact, mapping, _ = compact_graph(
+        LabelledGraph(tuple(graph.labels), tuple(graph.edges)), graph.initial
+    )
+    n_nodes = compact.n_nodes
+    node_label = [""] * n_nodes
+    kinds: list[set[str]] = [set() for _ in range(n_nodes)]
+    rep = [-1] * n_nodes
+    rep_terminal = [-1] * n_nodes
+    n_raw = np.zeros(n_nodes, dtype=np.int64)
+    for v in range(len(graph.labels)):
+        c = int(mapping[v])
+        if c < 0:
+            continue
+        n_raw[c] += 1
+        node_label[c] = graph.labels[v]
+        if graph.kinds[v] != "transient":
+            kinds[c].add(graph.kinds[v])
+            if rep_terminal[c] < 0:
+                rep_terminal[c] = v
+        if rep[c] < 0:
+            rep[c] = v
+    node_kind = [",".join(k for k in _KIND_ORDER if k in ks) if ks else "transient" for ks in kinds]
+    rep_state = torch.stack(
+        [graph.states[rep_terminal[c] if rep_terminal[c] >= 0 else rep[c]] for c in range(n_nodes)]
+    )
+    with torch.no_grad():
+        node_output = net.readout(rep_state[None])[0]
+    initial_node = int(mapping[graph.initial])
+    node_initial = np.zeros(n_nodes, dtype=bool)
+    node_initial[initial_node] = True
+
+    edge_n_raw: dict[tuple[int, int, str], int] = {}
+    for s, t, lab in graph.edges:
+        cs, ct = int(mapping[s]), int(mapping[t])
+        if cs < 0 or (lab == FLOW and cs == ct):
+            continue
+        key = (cs, ct, lab)
+        edge_n_raw[key] = edge_n_raw.get(key, 0) + 1
+    edges = list(compact.edges)
+    n_raw_edges = [edge_n_raw.get(e, 0) for e in edges]
+    pulse_depth = _pulse_depth(n_nodes, edges, initial_node)
+
+    probe = task.probe_set()
+    n_events = max((len(e) for e in events), default=0)
+    ev_pulse = np.full((len(events), max(n_events, 1)), "", dtype=object)
+    ev_node = np.full((len(events), max(n_events, 1)), -1, dtype=np.int64)
+    ev_target = np.full((len(events), max(n_events, 1)), -1, dtype=np.int64)
+    for trial, evs in enumerate(events):
+        r = 0
+        for e, (wait, k) in enumerate(evs):
+            ev_pulse[trial, e] = str(pulses.names[k])
+            source = graph.pulse_source(r, wait, offsets_np)
+            if source is None:
+                break
+            node, key = source
+            ev_node[trial, e] = int(mapping[node])
+            r = children.get(key, [-1] * n_pulses)[k]
+            if r < 0:
+                break
+            ev_target[trial, e] = int(mapping[graph.entry[r]])
+    ds = xr.Dataset(
+        {
+            "reduced_node_label": (
+                "reduced_node",
+                np.array(node_label, dtype=object),
+                {"long_name": "output sign at the node (+, -, 0 per output; ? divergent)"},
+            ),
+            "reduced_node_kind": (
+                "reduced_node",
+                np.array(node_kind, dtype=object),
+                {"long_name": "transient, or the kinds of the terminal states it holds"},
+            ),
+            "reduced_node_initial": (
+                "reduced_node",
+                node_initial,
+                {"long_name": "the node holds the network's initial state"},
+            ),
+            "reduced_node_pulse_depth": (
+                "reduced_node",
+                pulse_depth,
+                {"long_name": "fewest pulses on a path from the initial node", "units": "1"},
+            ),
+            "reduced_node_n_raw": (
+                "reduced_node",
+                n_raw,
+                {"long_name": "raw nodes (segments and terminal states) merged", "units": "1"},
+            ),
+            "reduced_node_state": (
+                ("reduced_node", "state"),
+                rep_state.double().cpu().numpy(),
+                {"long_name": "state of a representative of the node", "units": "1"},
+            ),
+            "reduced_node_output": (
+                ("reduced_node", "output"),
+                node_output.double().cpu().numpy(),
+                {"long_name": "network output at the representative state", "units": "1"},
+            ),
+            "reduced_edge_source": (
+                "reduced_edge",
+                np.array([e[0] for e in edges], dtype=np.int64),
+                {"long_name": "source node of the edge"},
+            ),
+            "reduced_edge_target": (
+                "reduced_edge",
+                np.array([e[1] for e in edges], dtype=np.int64),
+                {"long_name": "target node of the edge"},
+            ),
+            "reduced_edge_pulse": (
+                "reduced_edge",
+                np.array([e[2] for e in edges], dtype=object),
+                {"long_name": f"pulse (group) of the edge, or {FLOW!r} under zero input"},
+            ),
+            "reduced_edge_n_raw": (
+                "reduced_edge",
+                np.array(n_raw_edges, dtype=np.int64),
+                {"long_name": "raw edges merged into the edge", "units": "1"},
+            ),
+            "probe_event_pulse": (
+                ("probe_trial", "probe_event"),
+                ev_pulse,
+                {"long_name": "pulse of the probe trial's event ('' after its last)"},
+            ),
+            "probe_event_node": (
+                ("probe_trial", "probe_event"),
+                ev_node,
+                {"long_name": "reduced node just before the pulse (-1: none)"},
+            ),
+            "probe_event_target": (
+                ("probe_trial", "probe_event"),
+                ev_target,
+                {"long_name": "reduced node just after the pulse (-1: none)"},
+            ),
+        },
+        coords={
+            "reduced_node": ("reduced_node", np.arange(n_nodes), {"long_name": "reduced node"}),
+            "reduced_edge": ("reduced_edge", np.arange(len(edges)), {"long_name": "reduced edge"}),
+            "state": ("state", np.arange(net.n_state), {"long_name": "state dimension"}),
+            "output": ("output", np.arange(n_out), {"long_name": "output"}),
+            "probe_event": ("probe_event", np.arange(ev_node.shape[1]), {"long_name": "pulse"}),
+            **{
+                f"probe_{k}": ("probe_trial", np.asarray(v), {"long_name": f"probe condition {k}"})
+                for k, v in probe.conditions.items()
+            },
+        },
+    )
+    kinds_all = [k for batch in runs for k in batch.kind]
+    ds.attrs = {
+        **{f"param_{k}": _attr(v) for k, v in params.to_dict().items()},
+        "task": task.name,
+        "architecture": getattr(model, "name", type(model).__name__),
+        "pulse_names": json.dumps([str(s) for s in pulses.names]),
+        "pulse_groups": json.dumps(groups),
+        "waits": json.dumps([int(g) for g in offsets_np]),
+        "max_pulses_per_path": int(max_pulses),
+        "n_relaxations": int(sum(len(batch.length) for batch in runs)),
+        "relaxations_per_level": json.dumps([len(batch.length) for batch in runs]),
+        "n_settled": int(sum(k == "settled" for k in kinds_all)),
+        "n_slow": int(sum(k == "slow" for k in kinds_all)),
+        "n_divergent": int(sum(k == "divergent" for k in kinds_all)),
+        "n_raw_nodes": len(graph.labels),
+        "n_raw_edges": len(graph.edges),
+        "n_terminal_nodes": int(sum(k != "transient" for k in graph.kinds)),
+        "truncated": int(truncated),
+        "wall_time_s": float(time.perf_counter() - started),
+    }
+    ds["solution_hash"] = xr.DataArray(
+        solution_type_hash(graph_from_dataset(ds)),
+        attrs={"long_name": "Weisfeiler-Lehman hash of the reduced graph (solution type)"},
+    )
+    return ds
+
+
+def _attr(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return json.dumps(list(value))
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+class _Grammar:
+    """Which pulses may follow a path, and after which waits, as in the probe trials."""
+
+    def __init__(
+        self, events: list[list[tuple[int, int]]], n_pulses: int, order: str, extra: Sequence[int]
+    ):
+        self.n_pulses = n_pulses
+        self.any = order == "any"
+        self.trials = {tuple((int(g), int(k)) for g, k in trial) for trial in events}
+        self.extra = {int(g) for g in extra}
+        self.all_waits = {g for trial in events for g, _ in trial} | self.extra
+
+    def _next(self, prefix: tuple[int, ...]) -> list[tuple[int, int]]:
+        d = len(prefix)
+        return [t[d] for t in self.trials if len(t) > d and tuple(k for _, k in t[:d]) == prefix]
+
+    def allowed(self, prefix: tuple[int, ...]) -> tuple[int, ...]:
+        """Pulses that may come after ``prefix`` (the pulses since the last whole trial)."""
+        if self.any:
+            return tuple(range(self.n_pulses))
+        return tuple(sorted({k for _, k in self._next(prefix)}))
+
+    def waits(self, prefix: tuple[int, ...]) -> set[int]:
+        """Waits (zero-input steps) before the next pulse after ``prefix``."""
+        if self.any:
+            return self.all_waits
+        return {g for g, _ in self._next(prefix)} | self.extra
+
+    def after(self, prefix: tuple[int, ...], k: int) -> tuple[int, ...]:
+        """The prefix after pulse ``k``; () once it completes a probe trial."""
+        if self.any:
+            return ()
+        new = prefix + (k,)
+        return new if self.allowed(new) else ()
+
+
+def _explore(
+    net: Architecture,
+    pulses: InputPulses,
+    offsets: np.ndarray,
+    max_pulses: int,
+    grammar: _Grammar,
+    params: ReducedGraphParams,
+) -> tuple[list[_Relaxations], list[int], dict[tuple[int, int], list[int]], bool]:
+    """Breadth-first exploration, one batch of relaxations per number of pulses.
+
+    Returns the relaxations of every level, the index of each level's first relaxation,
+    the children ``{(relaxation, offset index or -1 for its terminal): [relaxation started
+    by pulse k, or -1 where pulse k was not applied]}`` and whether the budget cut the
+    exploration short.
+    """
+    n_pulses = len(pulses.steps)
+    start = net.initial_state(1)[0].to(net.weight_out.dtype)
+    runs: list[_Relaxations] = []
+    run_offset: list[int] = []
+    children: dict[tuple[int, int], list[int]] = {}
+    reps: dict[tuple[int, ...], torch.Tensor] = {}
+    prefix: list[tuple[int, ...]] = [()]
+    sources: list[tuple[int, int]] = []
+    applied: list[tuple[int, int]] = []  # (source, pulse) of each relaxation of the next level
+    truncated = False
+    total = 0
+    for level in range(max_pulses + 1):
+        batch = _relax(net, start, offsets if level < max_pulses else offsets[:0], params)
+        runs.append(batch)
+        run_offset.append(total)
+        for i, (src, k) in enumerate(applied):
+            children.setdefault(sources[src], [-1] * n_pulses)[k] = total + i
+        total += len(batch.length)
+        if level == max_pulses:
+            break
+        candidates: list[tuple[tuple[int, int], torch.Tensor, tuple[int, ...]]] = []
+        for i in range(len(batch.length)):
+            r = run_offset[-1] + i
+            allowed, waits = grammar.allowed(prefix[r]), grammar.waits(prefix[r])
+            for j, g in enumerate(offsets):
+                if allowed and g in waits and g < batch.length[i]:
+                    candidates.append(((r, j), batch.branch[i, j], allowed))
+        for i in range(len(batch.length)):
+            r, end = run_offset[-1] + i, batch.end[i]
+            allowed = grammar.allowed(prefix[r])
+            known = reps.get(allowed)
+            if not allowed or batch.kind[i] == "divergent":
+                continue
+            if params.merge_tol > 0:
+                if known is not None and float((known - end).norm(dim=-1).min()) < params.merge_tol:
+                    continue
+                reps[allowed] = end[None] if known is None else torch.cat([known, end[None]])
+            candidates.append(((r, -1), end, allowed))
+        sources, states, applied = [], [], []
+        for key, state, allowed in candidates:
+            if total + len(applied) + len(allowed) > params.max_relaxations:
+                truncated = True
+                break
+            applied += [(len(sources), k) for k in allowed]
+            sources.append(key)
+            states.append(state)
+        if not applied:
+            break
+        rows = torch.as_tensor([src for src, _ in applied])
+        which = np.array([k for _, k in applied], dtype=np.int64)
+        start = _apply_pulses(net, torch.stack(states)[rows], which, pulses)
+        prefix += [grammar.after(prefix[sources[src][0]], k) for src, k in applied]
+    return runs, run_offset, children, truncated
+
+
+def _pulse_depth(n: int, edges: list[tuple[int, int, str]], initial: int) -> np.ndarray:
+    """Fewest pulse edges on a path from ``initial`` (flow edges cost nothing); -1 if none."""
+    best = [math.inf] * n
+    best[initial] = 0
+    queue: deque[int] = deque([initial])
+    out: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    for s, t, lab in edges:
+        out[s].append((t, 0 if lab == FLOW else 1))
+    while queue:
+        v = queue.popleft()
+        for t, w in out[v]:
+            if best[v] + w < best[t]:
+                best[t] = best[v] + w
+                if w == 0:
+                    queue.appendleft(t)
+                else:
+                    queue.append(t)
+    return np.array([int(d) if d < math.inf else -1 for d in best], dtype=np.int64)
+
+
+@dataclass
+class _RawGraph:
+    """Segments and terminal nodes of every relaxation, with flow and pulse edges."""
+
+    labels: list[str]
+    kinds: list[str]
+    states: list[torch.Tensor]
+    edges: list[tuple[int, int, str]]
+    entry: list[int]  # first node of every relaxation
+    segment_at: dict[tuple[int, int], int]  # (relaxation, step) -> segment starting there
+    terminal_of: list[int]  # terminal node of every relaxation
+    explored_rep: dict[int, int]  # terminal node -> relaxation whose end state was branched
+    lengths: np.ndarray
+    initial: int
+
+    def pulse_source(
+        self, r: int, wait: int, offsets: np.ndarray
+    ) -> tuple[int, tuple[int, int]] | None:
+        """(node, key of ``children``) of a pulse after ``wait`` steps of relaxation ``r``."""
+        if wait < self.lengths[r]:
+            node = self.segment_at.get((r, wait))
+            if node is None:
+                return None
+            return node, (r, int(np.searchsorted(offsets, wait)))
+        node = self.terminal_of[r]
+        if node not in self.explored_rep:
+            return None
+        return node, (self.explored_rep[node], -1)
+
+
+def _raw_graph(
+    runs: list[_Relaxations],
+    run_offset: list[int],
+    children: dict[tuple[int, int], list[int]],
+    offsets: np.ndarray,
+    groups: list[str],
+    n_out: int,
+    params: ReducedGraphParams,
+) -> _RawGraph:
+    ends = torch.cat([batch.end for batch in runs])
+    kinds = [k for batch in runs for k in batch.kind]
+    lengths = np.concatenate([batch.length for batch in runs])
+    n_runs = len(kinds)
+    uf = _UnionFind(n_runs)
+    for kind in _KIND_ORDER if params.merge_tol > 0 else ():
+        members = [r for r in range(n_runs) if kinds[r] == kind]
+        if kind == "divergent":
+            for r in members[1:]:
+                uf.union(members[0], r)
+        elif len(members) > 1:
+            for i, j in _close_pairs(ends[members], params.merge_tol):
+                uf.union(members[i], members[j])
+
+    labels: list[str] = []
+    node_kinds: list[str] = []
+    states: list[torch.Tensor] = []
+    edges: list[tuple[int, int, str]] = []
+    terminal_node: dict[int, int] = {}
+    terminal_of = [-1] * n_runs
+    for level, batch in enumerate(runs):
+        for i in range(len(batch.length)):
+            r = run_offset[level] + i
+            root = uf.find(r)
+            if root not in terminal_node:
+                terminal_node[root] = len(labels)
+                code = int(batch.labels[i, batch.length[i]])
+                divergent = kinds[root] == "divergent"
+                labels.append(_DIVERGENT_LABEL if divergent else _code_to_label(code, n_out))
+                node_kinds.append(kinds[root])
+                states.append(ends[root])
+            terminal_of[r] = terminal_node[root]
+
+    branched: dict[int, list[int]] = {}
+    for r, j in children:
+        if j >= 0:
+            branched.setdefault(r, []).append(int(offsets[j]))
+    entry = [-1] * n_runs
+    segment_at: dict[tuple[int, int], int] = {}
+    for level, batch in enumerate(runs):
+        for i in range(len(batch.length)):
+            r = run_offset[level] + i
+            length = int(batch.length[i])
+            lab = batch.labels[i, : length + 1]
+            cuts = {0} if length > 0 else set()
+            cuts |= {int(t) for t in np.flatnonzero(lab[1:length] != lab[: length - 1]) + 1}
+            cuts |= set(branched.get(r, ()))
+            previous = -1
+            for t in sorted(cuts):
+                v = len(labels)
+                labels.append(_code_to_label(int(lab[t]), n_out))
+                node_kinds.append("transient")
+                if t == 0:
+                    states.append(batch.start[i])
+                elif (i, t) in batch.change_states:
+                    states.append(batch.change_states[(i, t)])
+                else:
+                    states.append(batch.branch[i, int(np.searchsorted(offsets, t))])
+                segment_at[(r, t)] = v
+                if previous >= 0:
+                    edges.append((previous, v, FLOW))
+                previous = v
+            if previous >= 0:
+                edges.append((previous, terminal_of[r], FLOW))
+            entry[r] = segment_at.get((r, 0), terminal_of[r])
+
+    explored_rep: dict[int, int] = {}
+    for (r, j), kids in sorted(children.items()):
+        if j >= 0:
+            source = segment_at[(r, int(offsets[j]))]
+        else:
+            source = terminal_of[r]
+            explored_rep.setdefault(source, r)
+        for k, child in enumerate(kids):
+            if child >= 0:
+                edges.append((source, entry[child], groups[k]))
+    return _RawGraph(
+        labels,
+        node_kinds,
+        states,
+        edges,
+        entry,
+        segment_at,
+        terminal_of,
+        explored_rep,
+        lengths,
+        entry[0],
+    )
+
+
+def _node_hash_label(label: str, initial: bool) -> str:
+    return f"{label}|initial" if initial else label
+
+
+def graph_from_dataset(ds: xr.Dataset) -> LabelledGraph:
+    """The compact reduced graph stored in a dataset of :func:`reduced_dynamics_graph`.
+
+    Node labels are the output labels, with ``"|initial"`` appended for the initial
+    node; edge labels are the pulse groups and ``flow``.
+    """
+    labels = [
+        _node_hash_label(str(lab), bool(init))
+        for lab, init in zip(
+            ds["reduced_node_label"].values, ds["reduced_node_initial"].values, strict=True
+        )
+    ]
+    edges = zip(
+        ds["reduced_edge_source"].values.tolist(),
+        ds["reduced_edge_target"].values.tolist(),
+        [str(p) for p in ds["reduced_edge_pulse"].values],
+        strict=True,
+    )
+    return LabelledGraph(tuple(labels), tuple(edges))
