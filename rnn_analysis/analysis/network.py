@@ -14,6 +14,7 @@ import xarray as xr
 from rnn_analysis.analysis.evaluation import evaluate, extrapolation, psychometric_curve, run_single
 from rnn_analysis.analysis.fixed_points import find_fixed_points
 from rnn_analysis.analysis.params import AnalysisParams
+from rnn_analysis.analysis.reduced_graph import reduced_dynamics_graph
 from rnn_analysis.analysis.topology import topology_graph
 from rnn_analysis.architectures import Architecture
 from rnn_analysis.hyperparameters import from_mapping
@@ -139,7 +140,16 @@ def analyze_network(
         f"{topology.sizes.get('topology_edge', 0)} edges"
     )
 
-    ds = xr.merge(parts, combine_attrs="drop_conflicts")
+    if labels["task"] in params.reduced_graph_tasks:
+        reduced = reduced_dynamics_graph(model, task, params.reduced_graph)
+        parts.append(reduced)
+        extra_attrs.update({f"reduced_graph_{k}": v for k, v in reduced.attrs.items()})
+        log(
+            f"{folder}: reduced-dynamics graph with {reduced.sizes.get('reduced_node', 0)} "
+            f"nodes, solution hash {reduced['solution_hash'].item()}"
+        )
+
+    ds = xr.merge(parts, compat="equals", join="outer", combine_attrs="drop_conflicts")
     ds.attrs = {**attrs, **extra_attrs}
     write_netcdf(ds, Path(out))
     return ds

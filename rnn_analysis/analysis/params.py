@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rnn_analysis.analysis.fixed_points import FixedPointParams
+from rnn_analysis.analysis.reduced_graph import ReducedGraphParams
 from rnn_analysis.analysis.topology import TopologyParams
 from rnn_analysis.hyperparameters import Hyperparameters
 
@@ -24,15 +25,40 @@ class AnalysisParams(Hyperparameters):
         The fixed-point finder's hyperparameters (see its docstring for defaults).
     topology : TopologyParams
         The topology graph's hyperparameters (see its docstring for defaults).
+    reduced_graph : ReducedGraphParams
+        The reduced-dynamics graph's hyperparameters (see its docstring for defaults).
+    reduced_graph_tasks : tuple of str, default ("delayed_discrimination",
+        "interval_discrimination", "time_reproduction")
+        Tasks whose networks get a reduced-dynamics graph and a solution type (the
+        space-of-solutions study's tasks; every task named must have input pulses).
     """
 
     evaluation_trials: int = 2000
     psychometric_repeats: int = 200
     fixed_points: FixedPointParams = field(default_factory=FixedPointParams)
     topology: TopologyParams = field(default_factory=TopologyParams)
+    reduced_graph: ReducedGraphParams = field(default_factory=ReducedGraphParams)
+    reduced_graph_tasks: tuple[str, ...] = (
+        "delayed_discrimination",
+        "interval_discrimination",
+        "time_reproduction",
+    )
 
     def __post_init__(self) -> None:
         if self.evaluation_trials < 1:
             raise ValueError(f"evaluation_trials must be >= 1, got {self.evaluation_trials}")
+        from rnn_analysis.tasks import TASKS
+
+        for name in self.reduced_graph_tasks:
+            if name not in TASKS:
+                raise ValueError(
+                    f"reduced_graph_tasks names an unknown task {name!r}; "
+                    f"known: {', '.join(TASKS.names())}"
+                )
+            if TASKS[name]().input_pulses() is None:
+                raise ValueError(
+                    f"reduced_graph_tasks: task {name!r} has no input pulses, so no "
+                    "reduced-dynamics graph"
+                )
         if self.psychometric_repeats < 1:
             raise ValueError(f"psychometric_repeats must be >= 1, got {self.psychometric_repeats}")
