@@ -75,3 +75,42 @@ def test_reduced_graph_tasks_are_checked(tasks: list[str], fragment: str) -> Non
     with pytest.raises(Exception, match=fragment) as err:
         from_mapping(AnalysisParams, {"reduced_graph_tasks": tasks}, "analysis")
     assert "analysis" in str(err.value)
+
+
+def test_solution_types_in_the_summary_do_not_depend_on_order(tmp_path: Path, one_thread) -> None:
+    from rnn_analysis.aggregate.task import aggregate_task
+
+    paths = []
+    for seed in (0, 1):
+        spec = _train(tmp_path / f"net{seed}", "delayed_discrimination", {}, 20)
+        spec["network"]["seed"] = seed
+        analysis_spec = {"network": spec["network"], "task": {}, "analysis": ANALYSIS}
+        out = tmp_path / f"analysis{seed}.nc"
+        analyze_network(analysis_spec, tmp_path / f"net{seed}", out, log=lambda _: None)
+        paths.append(out)
+    # the same network under another name: the same solution type
+    with xr.open_dataset(paths[0]) as ds:
+        twin = ds.load().assign_attrs(
+            seed=7, network="delayed_discrimination/gru/bptt/noise0/seed7"
+        )
+    twin.to_netcdf(tmp_path / "analysis7.nc")
+    paths.append(tmp_path / "analysis7.nc")
+
+    types = []
+    for order in (paths, paths[::-1]):
+        _, summary = aggregate_task(
+            "delayed_discrimination",
+            {},
+            order,
+            tmp_path / "similarity.nc",
+            tmp_path / "summary.nc",
+            log=lambda _: None,
+        )
+        by_seed = dict(
+            zip(summary["seed"].values.tolist(), summary["solution_type"].values, strict=True)
+        )
+        types.append(by_seed)
+    assert types[0] == types[1]
+    assert types[0][0] == types[0][7] and types[0][0].startswith("T-")
+    assert types[0][1].startswith("T-")
+    assert (summary["n_topology_nodes"].values >= 0).all()

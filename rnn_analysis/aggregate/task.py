@@ -10,6 +10,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from rnn_analysis.analysis.reduced_graph import (
+    LabelledGraph,
+    assign_solution_types,
+    graph_from_dataset,
+)
 from rnn_analysis.config import NETWORK_AXES, AggregateParams
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import provenance, write_netcdf
@@ -67,7 +72,15 @@ _SUMMARY_ATTRS = {
         "1",
     ),
     "in_similarity": ("network is part of the similarity matrices", "1"),
+    "n_topology_nodes": ("nodes of the topology graph (-1: not analysed)", "1"),
+    "n_topology_edges": ("edges of the topology graph (-1: not analysed)", "1"),
+    "topology_signature": ("order-free description of the topology graph", ""),
+    "solution_type": (
+        "isomorphism class of the compacted reduced-dynamics graph (empty: none)",
+        "",
+    ),
 }
+_STRING_COLUMNS = ("status_reason", "topology_signature", "solution_type")
 
 
 def aggregate_task(
@@ -82,6 +95,7 @@ def aggregate_task(
     params = from_mapping(AggregateParams, options, "aggregate")
     rows: list[dict[str, Any]] = []
     representations: list[np.ndarray] = []
+    graphs: list[tuple[int, LabelledGraph]] = []
     for path in analyses:
         with xr.open_dataset(path) as ds:
             ds = ds.load()
@@ -102,6 +116,13 @@ def aggregate_task(
             ),
             **_fixed_point_counts(ds),
         )
+        analysed = "analysis_skipped" not in ds.attrs
+        row["n_topology_nodes"] = int(ds.sizes.get("topology_node", 0)) if analysed else -1
+        row["n_topology_edges"] = int(ds.sizes.get("topology_edge", 0)) if analysed else -1
+        row["topology_signature"] = str(ds.attrs.get("topology_signature", ""))
+        row["solution_type"] = ""
+        if "solution_hash" in ds:
+            graphs.append((len(rows), graph_from_dataset(ds)))
         usable = "probe_hidden" in ds and bool(np.isfinite(ds["probe_hidden"].values).all())
         wanted = (row["status"] != "diverged" or params.include_diverged) and (
             row["status"] != "not_converged" or params.include_not_converged
@@ -112,11 +133,16 @@ def aggregate_task(
             representations.append(hidden.reshape(-1, hidden.shape[-1]))
         rows.append(row)
     log(f"{task}: {len(rows)} networks, {len(representations)} in the similarity matrices")
+    if graphs:
+        names = assign_solution_types([graph for _, graph in graphs])
+        for (index, _), name in zip(graphs, names, strict=True):
+            rows[index]["solution_type"] = name
+        log(f"{task}: {len(set(names))} solution type(s) among {len(names)} networks")
 
     summary = xr.Dataset(coords=_label_coords(rows, "network"))
     for key, (long_name, units) in _SUMMARY_ATTRS.items():
         values = np.array([row[key] for row in rows])
-        if key == "status_reason":
+        if key in _STRING_COLUMNS:
             values = values.astype(str)
         summary[key] = ("network", values, {"long_name": long_name, "units": units})
     meta = {
