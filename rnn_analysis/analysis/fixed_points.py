@@ -381,12 +381,17 @@ def _adam(
     p: FixedPointParams,
     active: torch.Tensor | None = None,
     refine_q: float | None = None,
-    max_iterations: int | None = None,
+    max_iterations: int | torch.Tensor | None = None,
 ) -> _Search:
-    """Adam on the ``active`` points (all by default); the others keep ``x0`` and q = inf."""
+    """Adam on the ``active`` points (all by default); the others keep ``x0`` and q = inf.
+
+    ``max_iterations`` is one budget for all networks or one per network ([E]).
+    """
     e, n, _ = x0.shape
     refine_q = p.refine_q if refine_q is None else refine_q
-    max_iterations = p.max_iterations if max_iterations is None else max_iterations
+    budget = p.max_iterations if max_iterations is None else max_iterations
+    limit = torch.as_tensor(budget, device=x0.device).expand(e)
+    max_iterations = int(limit.max())
     x_out = x0.clone()
     q_out = torch.full((e, n), math.inf, dtype=x0.dtype, device=x0.device)
     status = torch.full((e, n), _STATUS_ACTIVE, dtype=torch.int8, device=x0.device)
@@ -424,13 +429,13 @@ def _adam(
         failed = valid & ~finite
         handed = valid & finite & ~converged & (q <= refine_q)
         moving = valid & finite & ~converged & ~handed
-        if it == max_iterations:
-            stalled, remaining = None, moving
-        elif it > 0 and it % p.stall_window == 0:
-            stalled, remaining = moving & (q > p.stall_ratio * st["q_ref"]), None
+        at_limit = (limit <= it).unsqueeze(1)
+        remaining = moving & at_limit
+        if it > 0 and it % p.stall_window == 0:
+            stalled = moving & ~at_limit & (q > p.stall_ratio * st["q_ref"])
             st["q_ref"] = q
         else:
-            stalled = remaining = None
+            stalled = None
         for mask, code in (
             (converged, _STATUS_CONVERGED),
             (failed, _STATUS_FAILED),
@@ -722,9 +727,10 @@ def _continue_adam(model: Architecture, search: _Search, p: FixedPointParams) ->
     They restart from where they were handed off, with the Adam iterations left; each
     keeps the lower-q of its hand-off point and its new end point.
     """
-    again = (search.status == _STATUS_REFINE) & ~(search.q <= p.tol_q)
-    budget = p.max_iterations - (len(search.adam_history) - 1)
-    if budget <= 0 or not bool(again.any()):
+    used = (search.adam_history > 0).sum(dim=0).clamp(max=p.max_iterations)
+    budget = (p.max_iterations - used).to(search.x.device)
+    again = (search.status == _STATUS_REFINE) & ~(search.q <= p.tol_q) & (budget > 0).unsqueeze(1)
+    if not bool(again.any()):
         return
     more = _adam(model, search.x, search.u, p, active=again, refine_q=0.0, max_iterations=budget)
     better = again & (more.q < search.q)
