@@ -47,7 +47,16 @@ def test_timing_task_analysis_has_every_part(tmp_path: Path, one_thread) -> None
     analyze_network(analysis_spec, tmp_path / "net", tmp_path / "analysis.nc", log=lambda _: None)
     with xr.open_dataset(tmp_path / "analysis.nc") as ds:
         ds = ds.load()
-    for name in ("performance_noisy", "extrapolation_score", "probe_hidden", "q"):
+    for name in (
+        "performance_noisy",
+        "extrapolation_score",
+        "probe_hidden",
+        "q",
+        "osc_rotation",
+        "line_attractor",
+        "cycle_found",
+        "n_stable_total",
+    ):
         assert name in ds, name
     assert "topology_node" in ds.dims and "reduced_node" in ds.dims
     assert ds["node_stability"].dims == ("topology_node",)
@@ -114,3 +123,5 @@ def test_solution_types_in_the_summary_do_not_depend_on_order(tmp_path: Path, on
     assert types[0][0] == types[0][7] and types[0][0].startswith("T-")
     assert types[0][1].startswith("T-")
     assert (summary["n_topology_nodes"].values >= 0).all()
+    assert (summary["n_line_attractors"].values >= 0).all()
+    assert (summary["n_limit_cycles"].values >= 0).all()

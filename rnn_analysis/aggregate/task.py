@@ -72,6 +72,12 @@ _SUMMARY_ATTRS = {
         "1",
     ),
     "in_similarity": ("network is part of the similarity matrices", "1"),
+    "n_line_attractors": ("static inputs with a line attractor (-1: not analysed)", "1"),
+    "line_attractor_every_group": (
+        "a line attractor in every context (or input group)",
+        "1",
+    ),
+    "n_limit_cycles": ("static inputs with a limit cycle (-1: not analysed)", "1"),
     "n_topology_nodes": ("nodes of the topology graph (-1: not analysed)", "1"),
     "n_topology_edges": ("edges of the topology graph (-1: not analysed)", "1"),
     "topology_signature": ("order-free description of the topology graph", ""),
@@ -119,6 +125,11 @@ def aggregate_task(
         analysed = "analysis_skipped" not in ds.attrs
         row["n_topology_nodes"] = int(ds.sizes.get("topology_node", 0)) if analysed else -1
         row["n_topology_edges"] = int(ds.sizes.get("topology_edge", 0)) if analysed else -1
+        row["n_line_attractors"] = int(ds["n_line_attractors"]) if "n_line_attractors" in ds else -1
+        row["line_attractor_every_group"] = (
+            bool(ds["line_attractor_every_group"]) if "line_attractor_every_group" in ds else False
+        )
+        row["n_limit_cycles"] = int(ds["n_cycles"]) if "n_cycles" in ds else -1
         row["topology_signature"] = str(ds.attrs.get("topology_signature", ""))
         row["solution_type"] = ""
         if "solution_hash" in ds:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from rnn_analysis.analysis.attractors import attractor_structure
 from rnn_analysis.analysis.evaluation import evaluate, extrapolation, psychometric_curve, run_single
 from rnn_analysis.analysis.fixed_points import find_fixed_points
 from rnn_analysis.analysis.params import AnalysisParams
@@ -129,6 +130,16 @@ def analyze_network(
     log(f"{folder}: {n_fixed} fixed points, {n_stable} stable")
     parts = [*behaviour, probe, fixed_points]
     extra_attrs = {f"fixed_points_{k}": v for k, v in fixed_points.attrs.items()}
+
+    attractors = attractor_structure(
+        model, fixed_points, task.static_inputs(), params.attractors, probe_states=states
+    )
+    parts.append(attractors)
+    extra_attrs.update({f"attractors_{k}": v for k, v in attractors.attrs.items()})
+    log(
+        f"{folder}: {int(attractors['n_line_attractors'])} line attractor(s), "
+        f"{int(attractors['n_cycles'])} limit cycle(s)"
+    )
 
     topology = topology_graph(
         model, fixed_points, task.static_inputs(), task.input_pulses(), params.topology

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rnn_analysis.analysis.attractors import AttractorParams
 from rnn_analysis.analysis.fixed_points import FixedPointParams
 from rnn_analysis.analysis.reduced_graph import ReducedGraphParams
 from rnn_analysis.analysis.topology import TopologyParams
@@ -23,6 +24,9 @@ class AnalysisParams(Hyperparameters):
         task's psychometric set.
     fixed_points : FixedPointParams
         The fixed-point finder's hyperparameters (see its docstring for defaults).
+    attractors : AttractorParams
+        Attractor structure: line attractors, oscillations, limit cycles (see its
+        docstring for defaults).
     topology : TopologyParams
         The topology graph's hyperparameters (see its docstring for defaults).
     reduced_graph : ReducedGraphParams
@@ -36,6 +40,7 @@ class AnalysisParams(Hyperparameters):
     evaluation_trials: int = 2000
     psychometric_repeats: int = 200
     fixed_points: FixedPointParams = field(default_factory=FixedPointParams)
+    attractors: AttractorParams = field(default_factory=AttractorParams)
     topology: TopologyParams = field(default_factory=TopologyParams)
     reduced_graph: ReducedGraphParams = field(default_factory=ReducedGraphParams)
     reduced_graph_tasks: tuple[str, ...] = (
