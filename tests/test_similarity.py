@@ -74,7 +74,7 @@ def test_registry_names() -> None:
     assert METRICS["cka"] is CKA
 
 
-@pytest.mark.parametrize("metric", ["cca", "cka"])
+@pytest.mark.parametrize("metric", ["cca", "cka", "svcca"])
 def test_distance_to_itself_is_zero(rng: np.random.Generator, metric: str) -> None:
     x = random_rep(rng, 12)
     assert get_metric(metric)(x, x) == pytest.approx(0.0, abs=1e-10)
@@ -105,14 +105,14 @@ def test_cka_not_invariant_to_general_invertible_map(rng: np.random.Generator) -
     assert CCA()(x, mapped) == pytest.approx(0.0, abs=1e-8)
 
 
-@pytest.mark.parametrize("metric", ["cca", "cka"])
+@pytest.mark.parametrize("metric", ["cca", "cka", "svcca"])
 def test_unrelated_representations_are_far(rng: np.random.Generator, metric: str) -> None:
     x = rng.standard_normal((4000, 8))
     y = rng.standard_normal((4000, 8))
     assert get_metric(metric)(x, y) > 0.8
 
 
-@pytest.mark.parametrize("metric", ["cca", "cka"])
+@pytest.mark.parametrize("metric", ["cca", "cka", "svcca"])
 def test_pairwise_matrix_properties(rng: np.random.Generator, metric: str) -> None:
     reps = [random_rep(rng, n) for n in (5, 8, 8, 13, 3)]
     reps.append(reps[1] @ random_orthogonal(rng, 8) + 1.0)
@@ -127,7 +127,7 @@ def test_pairwise_matrix_properties(rng: np.random.Generator, metric: str) -> No
     assert np.sum(off_diagonal > 1e-3) == 28
 
 
-@pytest.mark.parametrize("metric", ["cca", "cka"])
+@pytest.mark.parametrize("metric", ["cca", "cka", "svcca"])
 def test_pairwise_matches_pairs(rng: np.random.Generator, metric: str) -> None:
     reps = [random_rep(rng, n) for n in (4, 9, 6, 6)]
     m = get_metric(metric)
@@ -202,7 +202,7 @@ def test_wrong_ndim_rejected(rng: np.random.Generator) -> None:
         pairwise_distances([random_rep(rng, 4), np.zeros(N_SAMPLES)], "cka")
 
 
-@pytest.mark.parametrize("metric", ["cca", "cka"])
+@pytest.mark.parametrize("metric", ["cca", "cka", "svcca"])
 def test_constant_representation_rejected(rng: np.random.Generator, metric: str) -> None:
     reps = [random_rep(rng, 4), np.full((N_SAMPLES, 3), 0.7)]
     with pytest.raises(ValueError, match=r"network 1.*zero variance"):
@@ -224,3 +224,42 @@ def test_options_and_attrs() -> None:
         get_metric("procrustes")
     with pytest.raises(ValueError, match="rtol"):
         CCA(rtol=-1.0)
+
+
+def reference_svcca(x: NDArray, y: NDArray, fraction: float = 0.95) -> float:
+    """PCA by eigen-decomposition of the covariance, then CCA by whitening."""
+
+    def leading(z: NDArray) -> NDArray:
+        zc = z - z.mean(axis=0)
+        values, vectors = np.linalg.eigh(zc.T @ zc)
+        order = np.argsort(values)[::-1]
+        values, vectors = values[order], vectors[:, order]
+        k = int(np.argmax(np.cumsum(values) / values.sum() >= fraction - 1e-12)) + 1
+        return zc @ vectors[:, :k]
+
+    return reference_cca(leading(x), leading(y))
+
+
+@pytest.mark.parametrize(("n_a", "n_b"), [(8, 8), (6, 10)])
+def test_svcca_matches_reference(rng: np.random.Generator, n_a: int, n_b: int) -> None:
+    x, y = random_rep(rng, n_a), random_rep(rng, n_b)
+    assert get_metric("svcca")(x, y) == pytest.approx(reference_svcca(x, y), abs=1e-6)
+
+
+def test_svcca_invariances_and_limits(rng: np.random.Generator) -> None:
+    x, y = random_rep(rng, 10), random_rep(rng, 10)
+    metric = get_metric("svcca")
+    assert metric(x, x) == pytest.approx(0.0, abs=1e-10)
+    moved = 3.7 * x @ random_orthogonal(rng, 10) + rng.standard_normal(10)
+    assert metric(moved, y) == pytest.approx(metric(x, y), abs=1e-8)
+    assert metric(x, moved) == pytest.approx(0.0, abs=1e-8)
+    # keeping every component is plain CCA
+    assert get_metric("svcca", variance_fraction=1.0)(x, y) == pytest.approx(
+        get_metric("cca")(x, y), abs=1e-10
+    )
+    # truncation keeps fewer components: a different, still symmetric distance
+    d = pairwise_distances([x, y, moved], "svcca")
+    np.testing.assert_allclose(d, d.T, atol=1e-12)
+    assert d[0, 2] == pytest.approx(0.0, abs=1e-8)
+    with pytest.raises(ValueError, match="variance_fraction"):
+        get_metric("svcca", variance_fraction=0.0)

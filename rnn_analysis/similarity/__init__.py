@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from rnn_analysis.similarity import cca, cka
+from rnn_analysis.similarity import cca, cka, svcca
 from rnn_analysis.similarity.base import (
     METRICS,
     SimilarityMetric,
@@ -20,6 +20,7 @@ __all__ = [
     "SimilarityMetric",
     "cca",
     "cka",
+    "svcca",
     "get_metric",
     "pairwise_distances",
     "validate_representations",
