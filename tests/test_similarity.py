@@ -74,7 +74,7 @@ def test_registry_names() -> None:
     assert METRICS["cka"] is CKA
 
 
-@pytest.mark.parametrize("metric", ["cca", "cka", "svcca"])
+@pytest.mark.parametrize("metric", ["cca", "cka", "svcca", "procrustes"])
 def test_distance_to_itself_is_zero(rng: np.random.Generator, metric: str) -> None:
     x = random_rep(rng, 12)
     assert get_metric(metric)(x, x) == pytest.approx(0.0, abs=1e-10)
@@ -105,14 +105,14 @@ def test_cka_not_invariant_to_general_invertible_map(rng: np.random.Generator) -
     assert CCA()(x, mapped) == pytest.approx(0.0, abs=1e-8)
 
 
-@pytest.mark.parametrize("metric", ["cca", "cka", "svcca"])
+@pytest.mark.parametrize("metric", ["cca", "cka", "svcca", "procrustes"])
 def test_unrelated_representations_are_far(rng: np.random.Generator, metric: str) -> None:
     x = rng.standard_normal((4000, 8))
     y = rng.standard_normal((4000, 8))
     assert get_metric(metric)(x, y) > 0.8
 
 
-@pytest.mark.parametrize("metric", ["cca", "cka", "svcca"])
+@pytest.mark.parametrize("metric", ["cca", "cka", "svcca", "procrustes"])
 def test_pairwise_matrix_properties(rng: np.random.Generator, metric: str) -> None:
     reps = [random_rep(rng, n) for n in (5, 8, 8, 13, 3)]
     reps.append(reps[1] @ random_orthogonal(rng, 8) + 1.0)
@@ -127,7 +127,7 @@ def test_pairwise_matrix_properties(rng: np.random.Generator, metric: str) -> No
     assert np.sum(off_diagonal > 1e-3) == 28
 
 
-@pytest.mark.parametrize("metric", ["cca", "cka", "svcca"])
+@pytest.mark.parametrize("metric", ["cca", "cka", "svcca", "procrustes"])
 def test_pairwise_matches_pairs(rng: np.random.Generator, metric: str) -> None:
     reps = [random_rep(rng, n) for n in (4, 9, 6, 6)]
     m = get_metric(metric)
@@ -202,7 +202,7 @@ def test_wrong_ndim_rejected(rng: np.random.Generator) -> None:
         pairwise_distances([random_rep(rng, 4), np.zeros(N_SAMPLES)], "cka")
 
 
-@pytest.mark.parametrize("metric", ["cca", "cka", "svcca"])
+@pytest.mark.parametrize("metric", ["cca", "cka", "svcca", "procrustes"])
 def test_constant_representation_rejected(rng: np.random.Generator, metric: str) -> None:
     reps = [random_rep(rng, 4), np.full((N_SAMPLES, 3), 0.7)]
     with pytest.raises(ValueError, match=r"network 1.*zero variance"):
@@ -220,8 +220,8 @@ def test_options_and_attrs() -> None:
     assert CKA().attrs()["metric"] == "cka"
     with pytest.raises(TypeError, match="cka"):
         get_metric("cka", rtol=1e-8)
-    with pytest.raises(KeyError, match="similarity metric 'procrustes'"):
-        get_metric("procrustes")
+    with pytest.raises(KeyError, match="similarity metric 'rsa'"):
+        get_metric("rsa")
     with pytest.raises(ValueError, match="rtol"):
         CCA(rtol=-1.0)
 
@@ -263,3 +263,40 @@ def test_svcca_invariances_and_limits(rng: np.random.Generator) -> None:
     assert d[0, 2] == pytest.approx(0.0, abs=1e-8)
     with pytest.raises(ValueError, match="variance_fraction"):
         get_metric("svcca", variance_fraction=0.0)
+
+
+def reference_procrustes(x: NDArray, y: NDArray) -> float:
+    """Angle after the optimal rotation of zero-padded, normalised representations."""
+    width = max(x.shape[1], y.shape[1])
+
+    def normalised(z: NDArray) -> NDArray:
+        zc = np.pad(z - z.mean(axis=0), ((0, 0), (0, width - z.shape[1])))
+        return zc / np.linalg.norm(zc)
+
+    a, b = normalised(x), normalised(y)
+    rotation, _ = scipy.linalg.orthogonal_procrustes(a, b)
+    return float(np.arccos(np.clip(np.trace((a @ rotation).T @ b), -1, 1)) / (np.pi / 2))
+
+
+@pytest.mark.parametrize(("n_a", "n_b"), [(8, 8), (6, 10)])
+def test_procrustes_matches_reference(rng: np.random.Generator, n_a: int, n_b: int) -> None:
+    x, y = random_rep(rng, n_a), random_rep(rng, n_b)
+    assert get_metric("procrustes")(x, y) == pytest.approx(reference_procrustes(x, y), abs=1e-6)
+
+
+def test_procrustes_invariances(rng: np.random.Generator) -> None:
+    x, y = random_rep(rng, 10), random_rep(rng, 10)
+    metric = get_metric("procrustes")
+    moved = 0.3 * x @ random_orthogonal(rng, 10) + rng.standard_normal(10)
+    assert metric(x, moved) == pytest.approx(0.0, abs=1e-6)
+    assert metric(moved, y) == pytest.approx(metric(x, y), abs=1e-8)
+    assert metric(x @ random_invertible(rng, 10), y) != pytest.approx(metric(x, y), abs=1e-3)
+
+
+def test_procrustes_triangle_inequality(rng: np.random.Generator) -> None:
+    reps = [random_rep(rng, int(rng.integers(4, 12))) for _ in range(12)]
+    d = pairwise_distances(reps, "procrustes")
+    for i in range(12):
+        for j in range(12):
+            for k in range(12):
+                assert d[i, k] <= d[i, j] + d[j, k] + 1e-12

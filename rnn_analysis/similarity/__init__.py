@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from rnn_analysis.similarity import cca, cka, svcca
+from rnn_analysis.similarity import cca, cka, procrustes, svcca
 from rnn_analysis.similarity.base import (
     METRICS,
     SimilarityMetric,
@@ -23,6 +23,7 @@ __all__ = [
     "svcca",
     "get_metric",
     "pairwise_distances",
+    "procrustes",
     "validate_representations",
 ]
 
