@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-import xarray as xr
 
 from rnn_analysis import seeding
 from rnn_analysis.architectures import ARCHITECTURES
@@ -22,6 +20,9 @@ from rnn_analysis.training.force import Force, ForceParams, interpolate_masked_t
 from rnn_analysis.training.rule import LEARNING_RULES, TrainingContext
 from rnn_analysis.training.run import train_ensemble
 from rnn_analysis.training.stopping import StoppingParams
+
+from . import training_files
+from .training_files import curve, read_meta, train, weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -60,26 +61,6 @@ def make_spec(
     }
 
 
-def train(root: Path, specs: Sequence[dict], name: str) -> list[Path]:
-    folders = [root / name / f"seed{s['network']['seed']}" for s in specs]
-    statuses = train_ensemble(specs, folders, device="cpu", log=lambda _: None)
-    assert statuses == [read_meta(f)["status"] for f in folders]
-    return folders
-
-
-def read_meta(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / "meta.json").read_text())
-
-
-def weights(folder: Path) -> dict[str, torch.Tensor]:
-    return torch.load(folder / "model.pt", weights_only=False)["state_dict"]
-
-
-def curve(folder: Path) -> xr.Dataset:
-    with xr.open_dataset(folder / "training.nc") as ds:
-        return ds.load()
-
-
 def initial_weights(seed: int, task: str = "rdm") -> dict[str, torch.Tensor]:
     task_obj = TASKS[task](**(RDM if task == "rdm" else SINE))
     arch = ARCHITECTURES["rate"]
@@ -93,17 +74,9 @@ def initial_weights(seed: int, task: str = "rdm") -> dict[str, torch.Tensor]:
 
 
 def assert_same_training(a: Path, b: Path) -> None:
-    meta_a, meta_b = read_meta(a), read_meta(b)
-    for key in ("status", "iterations", "reason", "attempts"):
-        assert meta_a[key] == meta_b[key], key
-    wa, wb = weights(a), weights(b)
-    assert wa.keys() == wb.keys()
-    for key in wa:
-        torch.testing.assert_close(wa[key], wb[key], atol=1e-4, rtol=1e-4, msg=key)
-    ca, cb = curve(a), curve(b)
-    np.testing.assert_allclose(ca.loss, cb.loss, rtol=1e-4, atol=1e-6)
-    np.testing.assert_array_equal(ca.validation_iteration, cb.validation_iteration)
-    np.testing.assert_allclose(ca.validation_score, cb.validation_score, atol=1e-2)
+    training_files.assert_same_training(
+        a, b, meta_keys=("attempts",), weight_atol=1e-4, score_atol=1e-2
+    )
 
 
 # -- learning ---------------------------------------------------------------------------

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-import xarray as xr
 
 from rnn_analysis import seeding
 from rnn_analysis.architectures.rate import Rate, RateParams
@@ -32,6 +29,9 @@ from rnn_analysis.training.rule import TrainingContext
 from rnn_analysis.training.run import train_ensemble
 from rnn_analysis.training.stopping import StoppingParams
 from rnn_analysis.training.trials import stack_trials, validate
+
+from . import training_files
+from .training_files import curve, read_meta, train, weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -67,44 +67,13 @@ def make_spec(
     }
 
 
-def train(root: Path, specs: Sequence[dict], name: str) -> list[Path]:
-    folders = [root / name / f"seed{s['network']['seed']}" for s in specs]
-    statuses = train_ensemble(specs, folders, device="cpu", log=lambda _: None)
-    assert statuses == [read_meta(f)["status"] for f in folders]
-    return folders
-
-
-def read_meta(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / "meta.json").read_text())
-
-
-def weights(folder: Path) -> dict[str, torch.Tensor]:
-    return torch.load(folder / "model.pt", weights_only=False)["state_dict"]
-
-
-def curve(folder: Path) -> xr.Dataset:
-    with xr.open_dataset(folder / "training.nc") as ds:
-        return ds.load()
-
-
 def initial_weights(seed: int, arch: dict, n_in: int = 1, n_out: int = 1) -> dict:
     model = Rate(n_in, n_out, RateParams(**arch), [seeding.generator(seed, "init")])
     return model.network_state_dict(0)
 
 
 def assert_same_training(a: Path, b: Path) -> None:
-    meta_a, meta_b = read_meta(a), read_meta(b)
-    for key in ("status", "iterations", "reason", "trials_per_update"):
-        assert meta_a[key] == meta_b[key], key
-    wa, wb = weights(a), weights(b)
-    assert wa.keys() == wb.keys()
-    for key in wa:
-        torch.testing.assert_close(wa[key], wb[key], atol=1e-5, rtol=1e-4, msg=key)
-    ca, cb = curve(a), curve(b)
-    np.testing.assert_array_equal(ca.iteration, cb.iteration)
-    np.testing.assert_allclose(ca.loss, cb.loss, rtol=1e-4, atol=1e-6)
-    np.testing.assert_array_equal(ca.validation_iteration, cb.validation_iteration)
-    np.testing.assert_allclose(ca.validation_score, cb.validation_score, atol=1e-3)
+    training_files.assert_same_training(a, b, meta_keys=("trials_per_update",))
 
 
 # -- learning ---------------------------------------------------------------------------

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-import xarray as xr
 
 from rnn_analysis import seeding
 from rnn_analysis.architectures.gru import GRU
@@ -20,6 +18,8 @@ from rnn_analysis.tasks.flipflop import FlipFlop
 from rnn_analysis.training.run import train_ensemble
 from rnn_analysis.training.stopping import StopCriterion
 from rnn_analysis.training.trials import stack_trials, validate
+
+from .training_files import assert_same_training, curve, read_meta, train, weights
 
 TASK = {"n_steps": 30, "pulse_probability": 0.1}
 RULE = {"learning_rate": 0.01, "batch_size": 32, "max_iterations": 40}
@@ -57,42 +57,6 @@ def make_spec(
         "learning_rule": copy.deepcopy(rule or RULE),
         "stopping": copy.deepcopy(stopping or STOPPING),
     }
-
-
-def train(root: Path, specs: Sequence[dict], name: str) -> list[Path]:
-    folders = [root / name / f"seed{s['network']['seed']}" for s in specs]
-    statuses = train_ensemble(specs, folders, device="cpu", log=lambda _: None)
-    assert statuses == [read_meta(f)["status"] for f in folders]
-    return folders
-
-
-def read_meta(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / "meta.json").read_text())
-
-
-def weights(folder: Path) -> dict[str, torch.Tensor]:
-    return torch.load(folder / "model.pt", weights_only=False)["state_dict"]
-
-
-def curve(folder: Path) -> xr.Dataset:
-    with xr.open_dataset(folder / "training.nc") as ds:
-        return ds.load()
-
-
-def assert_same_training(a: Path, b: Path, atol: float = 1e-5) -> None:
-    meta_a, meta_b = read_meta(a), read_meta(b)
-    assert meta_a["status"] == meta_b["status"]
-    assert meta_a["iterations"] == meta_b["iterations"]
-    assert meta_a["reason"] == meta_b["reason"]
-    wa, wb = weights(a), weights(b)
-    assert wa.keys() == wb.keys()
-    for key in wa:
-        torch.testing.assert_close(wa[key], wb[key], atol=atol, rtol=1e-4, msg=key)
-    ca, cb = curve(a), curve(b)
-    np.testing.assert_array_equal(ca.iteration, cb.iteration)
-    np.testing.assert_allclose(ca.loss, cb.loss, rtol=1e-4, atol=1e-6)
-    np.testing.assert_array_equal(ca.validation_iteration, cb.validation_iteration)
-    np.testing.assert_allclose(ca.validation_score, cb.validation_score, atol=1e-3)
 
 
 # -- reproducibility and ensemble equivalence -----------------------------------------
