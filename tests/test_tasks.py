@@ -80,27 +80,6 @@ def test_pulse_rate_matches_probability(p: float) -> None:
     assert torch.allclose(per_channel, torch.full_like(per_channel, p), atol=0.01)
 
 
-def test_same_seed_same_trials() -> None:
-    task = FlipFlop()
-    a = task.generate(16, gen(7), noise=0.1)
-    b = task.generate(16, gen(7), noise=0.1)
-    c = task.generate(16, gen(8), noise=0.1)
-    assert torch.equal(a.inputs, b.inputs)
-    assert torch.equal(a.targets, b.targets)
-    assert not torch.equal(a.inputs, c.inputs)
-    assert not torch.equal(a.targets, c.targets)
-
-
-def test_generation_ignores_global_rng() -> None:
-    task = FlipFlop()
-    torch.manual_seed(0)
-    a = task.generate(8, gen(3), noise=0.2)
-    torch.manual_seed(1)
-    np.random.seed(1)
-    b = task.generate(8, gen(3), noise=0.2)
-    assert torch.equal(a.inputs, b.inputs)
-
-
 def test_probe_set_is_fixed_and_noise_free() -> None:
     task = FlipFlop(probe_trials=12)
     torch.manual_seed(0)
@@ -139,11 +118,6 @@ def test_noise_std_matches_sigma(sigma: float) -> None:
     assert abs(diff.mean().item()) < 0.02 * sigma
     per_channel = diff.std(dim=(0, 1))
     assert torch.allclose(per_channel, torch.full_like(per_channel, sigma), rtol=0.03)
-
-
-def test_negative_noise_is_refused() -> None:
-    with pytest.raises(ValueError, match="noise"):
-        FlipFlop().generate(4, gen(0), noise=-0.1)
 
 
 def test_invalid_params_are_refused() -> None:
@@ -219,3 +193,47 @@ def _longest_run(row: list[int]) -> int:
         current = current + 1 if v else 0
         best = max(best, current)
     return best
+
+
+# -- what every task of the registry shares ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_same_seed_same_trials_whatever_the_global_rng(name: str) -> None:
+    task = TASKS[name]()
+    torch.manual_seed(0)
+    a = task.generate(32, gen(7), noise=0.1)
+    b = task.generate(32, gen(7), noise=0.1)
+    c = task.generate(32, gen(8), noise=0.1)
+    assert torch.equal(a.inputs, b.inputs)
+    assert torch.equal(a.targets, b.targets)
+    assert not torch.equal(a.inputs, c.inputs)
+    assert not torch.equal(a.targets, c.targets)
+    torch.manual_seed(1)
+    np.random.seed(1)
+    d = task.generate(32, gen(7), noise=0.1)
+    assert torch.equal(a.inputs, d.inputs)
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_negative_noise_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="noise"):
+        TASKS[name]().generate(4, gen(0), noise=-0.1)
+
+
+@pytest.mark.parametrize("sigma", [0.1, 0.5, 1.0])
+@pytest.mark.parametrize("name", TASKS.names())
+def test_noise_has_std_sigma_on_the_stimulus_channels_only(name: str, sigma: float) -> None:
+    task = TASKS[name]()
+    noisy = task.generate(200, gen(6), noise=sigma)
+    clean = task.generate(200, gen(6), noise=0.0)
+    diff = (noisy.inputs - clean.inputs).double()
+    stimulus = torch.zeros(task.n_inputs, dtype=torch.bool)
+    stimulus[task.stimulus_channels] = True
+    assert torch.equal(diff[..., ~stimulus], torch.zeros_like(diff[..., ~stimulus]))
+    diff = diff[..., stimulus]
+    assert (diff != 0).all()
+    assert diff.std().item() == pytest.approx(sigma, rel=0.02)
+    assert abs(diff.mean().item()) < 0.02 * sigma
+    per_channel = diff.std(dim=(0, 1))
+    assert torch.allclose(per_channel, torch.full_like(per_channel, sigma), rtol=0.03)
