@@ -86,6 +86,24 @@ class InputPulses:
         if (self.steps < 1).any():
             raise ValueError("every pulse lasts at least one step")
 
+    @classmethod
+    def one_per_channel(cls, names: list[str], amplitude: float, steps: int) -> InputPulses:
+        """A pulse of ``amplitude`` on each channel in turn, named ``names[channel]``."""
+        n = len(names)
+        return cls(
+            amplitude * torch.eye(n),
+            np.full(n, steps),
+            {"pulse": np.array(names), "pulse_channel": np.arange(n)},
+        )
+
+    def held(self, include: bool = True) -> StaticInputs:
+        """Zero input, then (``include``) each pulse's input held, as static inputs."""
+        values = torch.cat([torch.zeros(1, self.values.shape[1]), self.values])
+        names = np.concatenate([["zero"], self.names])
+        levels = np.concatenate([[0.0], self.values.abs().amax(dim=1).double().numpy()])
+        n = len(names) if include else 1
+        return StaticInputs(values[:n], {"input": names[:n], "level": levels[:n]})
+
     @property
     def names(self) -> np.ndarray:
         """One readable name per pulse (the ``pulse`` label, or its index)."""

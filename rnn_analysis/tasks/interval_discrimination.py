@@ -170,21 +170,13 @@ class IntervalDiscrimination(Task):
 
     def input_pulses(self) -> InputPulses:
         """The pulse1 pulse on channel 0 and the pulse2 pulse on channel 1."""
-        amplitude = self.params.pulse_amplitude
-        return InputPulses(
-            torch.tensor([[amplitude, 0.0], [0.0, amplitude]]),
-            np.full(2, self.params.pulse_steps),
-            {"pulse": np.array(["pulse1", "pulse2"]), "pulse_channel": np.array([0, 1])},
+        return InputPulses.one_per_channel(
+            ["pulse1", "pulse2"], self.params.pulse_amplitude, self.params.pulse_steps
         )
 
     def static_inputs(self) -> StaticInputs:
         """Zero input, then (``static_pulses``) each channel's pulse level held."""
-        amplitude = self.params.pulse_amplitude
-        values = torch.tensor([[0.0, 0.0], [amplitude, 0.0], [0.0, amplitude]])
-        labels = np.array(["zero", "pulse1", "pulse2"], dtype="U6")
-        levels = np.array([0.0, amplitude, amplitude])
-        n = 3 if self.params.static_pulses else 1
-        return StaticInputs(values[:n], {"input": labels[:n], "level": levels[:n]})
+        return self.input_pulses().held(self.params.static_pulses)
 
     def score(self, outputs: torch.Tensor, batch: TrialBatch) -> torch.Tensor:
         """1 where the mean output over the response window has the sign of t1 − t2."""

@@ -166,21 +166,13 @@ class TimeReproduction(Task):
 
     def input_pulses(self) -> InputPulses:
         """The ready pulse on channel 0 and the set pulse on channel 1."""
-        amplitude = self.params.pulse_amplitude
-        return InputPulses(
-            torch.tensor([[amplitude, 0.0], [0.0, amplitude]]),
-            np.full(2, self.params.pulse_steps),
-            {"pulse": np.array(["ready", "set"]), "pulse_channel": np.array([0, 1])},
+        return InputPulses.one_per_channel(
+            ["ready", "set"], self.params.pulse_amplitude, self.params.pulse_steps
         )
 
     def static_inputs(self) -> StaticInputs:
         """Zero input, then (``static_pulses``) the Ready and the Set level held."""
-        amplitude = self.params.pulse_amplitude
-        values = torch.tensor([[0.0, 0.0], [amplitude, 0.0], [0.0, amplitude]])
-        labels = np.array(["zero", "ready", "set"], dtype="U5")
-        levels = np.array([0.0, amplitude, amplitude])
-        n = 3 if self.params.static_pulses else 1
-        return StaticInputs(values[:n], {"input": labels[:n], "level": levels[:n]})
+        return self.input_pulses().held(self.params.static_pulses)
 
     def intervals(self, batch: TrialBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(ts, Set onset) of each trial [..., batch], read from the go time of its target."""
