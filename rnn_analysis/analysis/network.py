@@ -122,27 +122,25 @@ def analyze_network(
     )
     fp_params = params.fixed_points
     log(f"{folder}: searching fixed points from {fp_params.n_initial_states} initial states")
-    fixed_points = find_fixed_points(model, states, task.static_inputs(), fp_params)[0]
-    kind = fixed_points["kind"].values if fixed_points.sizes.get("fixed_point") else []
-    stable = fixed_points["stable"].values if fixed_points.sizes.get("fixed_point") else []
-    n_fixed = int(np.sum(np.asarray(kind) == "fixed"))
-    n_stable = int(np.sum((np.asarray(kind) == "fixed") & np.asarray(stable, dtype=bool)))
-    log(f"{folder}: {n_fixed} fixed points, {n_stable} stable")
+    static_inputs = task.static_inputs()
+    fixed_points = find_fixed_points(model, states, static_inputs, fp_params)[0]
     parts = [*behaviour, probe, fixed_points]
     extra_attrs = {f"fixed_points_{k}": v for k, v in fixed_points.attrs.items()}
 
     attractors = attractor_structure(
-        model, fixed_points, task.static_inputs(), params.attractors, probe_states=states
+        model, fixed_points, static_inputs, params.attractors, probe_states=states
     )
     parts.append(attractors)
     extra_attrs.update({f"attractors_{k}": v for k, v in attractors.attrs.items()})
     log(
-        f"{folder}: {int(attractors['n_line_attractors'])} line attractor(s), "
+        f"{folder}: {int(attractors['n_fixed_total'])} fixed points, "
+        f"{int(attractors['n_stable_total'])} stable, "
+        f"{int(attractors['n_line_attractors'])} line attractor(s), "
         f"{int(attractors['n_cycles'])} limit cycle(s)"
     )
 
     topology = topology_graph(
-        model, fixed_points, task.static_inputs(), task.input_pulses(), params.topology
+        model, fixed_points, static_inputs, task.input_pulses(), params.topology
     )
     parts.append(topology)
     extra_attrs.update({f"topology_{k}": v for k, v in topology.attrs.items()})
