@@ -215,6 +215,7 @@ def test_options_and_attrs() -> None:
         "metric": "cca",
         "long_name": CCA.long_name,
         "units": "1",
+        "family": "geometry",
         "metric_rtol": 1e-8,
     }
     assert CKA().attrs()["metric"] == "cka"

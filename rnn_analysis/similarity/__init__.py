@@ -11,12 +11,14 @@ from numpy.typing import ArrayLike, NDArray
 from rnn_analysis.similarity import cca, cka, procrustes, svcca
 from rnn_analysis.similarity.base import (
     METRICS,
+    MissingRepresentation,
     SimilarityMetric,
     validate_representations,
 )
 
 __all__ = [
     "METRICS",
+    "MissingRepresentation",
     "SimilarityMetric",
     "cca",
     "cka",
@@ -46,7 +48,11 @@ def get_metric(metric: str, **options: Any) -> SimilarityMetric[Any]:
 
 
 def pairwise_distances(
-    representations: Sequence[ArrayLike], metric: str, **options: Any
+    representations: Sequence[ArrayLike],
+    metric: str,
+    *,
+    device: str | None = None,
+    **options: Any,
 ) -> NDArray[np.float64]:
     """Symmetric [n, n] distance matrix with a zero diagonal.
 
@@ -56,6 +62,8 @@ def pairwise_distances(
         One array [n_samples, n_units] per network; all share n_samples.
     metric
         Registered metric name, see ``METRICS.names()``.
+    device
+        Where batched pair computations run (see :meth:`SimilarityMetric.pairwise`).
     **options
         Hyperparameters of the metric.
 
@@ -64,4 +72,4 @@ def pairwise_distances(
     ndarray
         float64 [n, n] with entries in [0, 1].
     """
-    return get_metric(metric, **options).pairwise(representations)
+    return get_metric(metric, **options).pairwise(representations, device=device)

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
+import torch
+import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from rnn_analysis.registry import Registry
@@ -88,18 +90,39 @@ def centre(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return centred
 
 
-class SimilarityMetric(ABC, Generic[P]):
-    """A distance between the representations of two networks.
+class MissingRepresentation(LookupError):
+    """A network's analysis dataset lacks what a metric compares (e.g. no topology graph)."""
 
-    A representation is an array [n_samples, n_units]: samples are time points
-    and conditions flattened together, units are features. All networks share
-    n_samples; n_units may differ. Distances lie in [0, 1], are symmetric and
-    are 0 between a representation and itself.
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None``/``"cpu"`` → the CPU; ``"auto"`` → the GPU when one is visible."""
+    if device is None:
+        return torch.device("cpu")
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} was requested but no GPU is visible")
+    return torch.device(device)
+
+
+class SimilarityMetric(ABC, Generic[P]):
+    """A distance between two networks.
+
+    By default a network's representation is an array [n_samples, n_units]:
+    the probe trajectories with time points and conditions flattened together
+    as samples and units as features. All networks share n_samples; n_units
+    may differ. Metrics that compare something else (trajectories with their
+    time axis, topology graphs, fixed-point counts) override
+    :meth:`representation` and :meth:`validate`. Distances lie in [0, 1], are
+    symmetric and are 0 between a representation and itself.
 
     Subclasses set the class attributes and implement :meth:`prepare`, which
     runs once per network, and :meth:`distance`, which compares two prepared
-    items. Hyperparameters are keyword-only constructor arguments, documented
-    with their defaults in the subclass docstring and returned by
+    items; :meth:`_upper_triangle` may compute many pairs at once.
+    Hyperparameters are keyword-only constructor arguments, documented with
+    their defaults in the subclass docstring and returned by
     :meth:`hyperparameters`.
 
     Attributes
@@ -110,11 +133,35 @@ class SimilarityMetric(ABC, Generic[P]):
         Human-readable name, used as the netCDF ``long_name`` attribute.
     units : str
         netCDF ``units`` attribute; ``"1"`` for dimensionless distances.
+    family : {"geometry", "dynamics", "topology"}
+        What the metric compares.
     """
 
     name: ClassVar[str]
     long_name: ClassVar[str]
     units: ClassVar[str] = "1"
+    family: ClassVar[str] = "geometry"
+
+    def representation(self, analysis: xr.Dataset) -> Any:
+        """What this metric compares, taken from one network's analysis dataset.
+
+        The default is the probe activity ``probe_hidden`` [trial, time, unit]
+        flattened to [trial * time, unit].
+
+        Raises
+        ------
+        MissingRepresentation
+            If the dataset lacks it.
+        """
+        if "probe_hidden" not in analysis:
+            raise MissingRepresentation("no probe activity (probe_hidden)")
+        hidden = analysis["probe_hidden"].values
+        return hidden.reshape(-1, hidden.shape[-1])
+
+    def validate(self, representations: Sequence[Any]) -> list[Any]:
+        """Check and convert the representations of all networks (see
+        :func:`validate_representations`); errors name the network index."""
+        return validate_representations(representations)
 
     @abstractmethod
     def prepare(self, x: NDArray[np.float64]) -> P:
@@ -140,6 +187,7 @@ class SimilarityMetric(ABC, Generic[P]):
             "metric": self.name,
             "long_name": self.long_name,
             "units": self.units,
+            "family": self.family,
         }
         attrs.update({f"metric_{k}": v for k, v in self.hyperparameters().items()})
         return attrs
@@ -148,31 +196,38 @@ class SimilarityMetric(ABC, Generic[P]):
         params = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({params})"
 
-    def __call__(self, x: ArrayLike, y: ArrayLike) -> float:
-        """Distance between two raw representations [n_samples, n_units]."""
-        a, b = self._prepare_all(validate_representations([x, y]))
+    def __call__(self, x: Any, y: Any) -> float:
+        """Distance between two raw representations."""
+        a, b = self._prepare_all(self.validate([x, y]))
         return self.distance(a, b)
 
-    def pairwise(self, representations: Sequence[ArrayLike]) -> NDArray[np.float64]:
+    def pairwise(
+        self, representations: Sequence[Any], *, device: str | torch.device | None = None
+    ) -> NDArray[np.float64]:
         """Symmetric [n, n] distance matrix between n representations.
 
-        Each representation is validated and prepared once.
+        Each representation is validated and prepared once; pairs are computed
+        in batches where the metric supports it.
 
         Parameters
         ----------
         representations
-            One array [n_samples, n_units] per network.
+            One representation per network (see :meth:`representation`).
+        device
+            Where batched pair computations run: ``None`` or ``"cpu"``, ``"cuda"``,
+            or ``"auto"`` (the GPU when one is visible).
 
         Returns
         -------
         ndarray
             float64 [n, n], zero diagonal, entries in [0, 1].
         """
-        prepared = self._prepare_all(validate_representations(representations))
+        prepared = self._prepare_all(self.validate(representations))
         n = len(prepared)
         if n < 2:
             return np.zeros((n, n))
-        upper = np.triu(np.clip(self._upper_triangle(prepared), 0.0, 1.0), k=1)
+        upper = self._upper_triangle(prepared, resolve_device(device))
+        upper = np.triu(np.clip(upper, 0.0, 1.0), k=1)
         return upper + upper.T
 
     def _prepare_all(self, arrays: list[NDArray[np.float64]]) -> list[P]:
@@ -184,7 +239,7 @@ class SimilarityMetric(ABC, Generic[P]):
                 raise ValueError(f"network {i}: {err}") from err
         return prepared
 
-    def _upper_triangle(self, prepared: list[P]) -> NDArray[np.float64]:
+    def _upper_triangle(self, prepared: list[P], device: torch.device) -> NDArray[np.float64]:
         """[n, n] array whose strict upper triangle holds the distances."""
         n = len(prepared)
         out = np.zeros((n, n))

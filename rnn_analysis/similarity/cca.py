@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
 from rnn_analysis.similarity.base import METRICS, AttrValue, SimilarityMetric, centre
@@ -56,7 +57,9 @@ class CCA(SimilarityMetric[NDArray[np.float64]]):
         mean_rho = rho.sum() / min(a.shape[1], b.shape[1])
         return float(np.clip(1.0 - mean_rho, 0.0, 1.0))
 
-    def _upper_triangle(self, prepared: list[NDArray[np.float64]]) -> NDArray[np.float64]:
+    def _upper_triangle(
+        self, prepared: list[NDArray[np.float64]], device: torch.device
+    ) -> NDArray[np.float64]:
         # Zero-padding the bases to a common rank adds only zero singular values.
         n = len(prepared)
         ranks = np.array([q.shape[1] for q in prepared])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
 from rnn_analysis.similarity.base import METRICS, SimilarityMetric, centre
@@ -56,7 +57,9 @@ class CKA(SimilarityMetric[CKAPrepared]):
         cka = cross / (a.self_norm * b.self_norm)
         return float(np.clip(1.0 - cka, 0.0, 1.0))
 
-    def _upper_triangle(self, prepared: list[CKAPrepared]) -> NDArray[np.float64]:
+    def _upper_triangle(
+        self, prepared: list[CKAPrepared], device: torch.device
+    ) -> NDArray[np.float64]:
         n = len(prepared)
         widths = np.array([p.data.shape[1] for p in prepared])
         starts = np.concatenate([[0], np.cumsum(widths)[:-1]])
