@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
+import torch
 from numpy.typing import NDArray
 
 from rnn_analysis.similarity import METRICS, get_metric, pairwise_distances
@@ -301,3 +302,63 @@ def test_procrustes_triangle_inequality(rng: np.random.Generator) -> None:
         for j in range(12):
             for k in range(12):
                 assert d[i, k] <= d[i, j] + d[j, k] + 1e-12
+
+
+REFERENCES = {
+    "cca": reference_cca,
+    "svcca": reference_svcca,
+    "cka": reference_cka,
+    "procrustes": reference_procrustes,
+}
+
+
+@pytest.mark.parametrize("metric", sorted(REFERENCES))
+def test_batched_tiles_match_reference(
+    rng: np.random.Generator, metric: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tiles of 1-2 networks (forced small) give the straightforward per-pair values."""
+    from rnn_analysis.similarity import batched
+
+    monkeypatch.setattr(batched, "TILE_BYTES", 8 * (2 * 12) ** 2)
+    reps = [random_rep(rng, n) for n in (4, 9, 6, 12, 3, 7, 9)]
+    assert batched.tile_size(12, len(reps)) == 2
+    d = pairwise_distances(reps, metric)
+    for i in range(len(reps)):
+        for j in range(i + 1, len(reps)):
+            expected = REFERENCES[metric](reps[i], reps[j])
+            assert d[i, j] == pytest.approx(expected, abs=1e-6), (i, j)
+            assert d[j, i] == d[i, j]
+
+
+def test_procrustes_batched_exact_near_zero(rng: np.random.Generator) -> None:
+    """Near-identical pairs keep full precision in the batched path (no arccos near 1)."""
+    x = random_rep(rng, 10)
+    moved = 2.0 * x @ random_orthogonal(rng, 10) - 1.0
+    d = pairwise_distances([x, moved, random_rep(rng, 10)], "procrustes")
+    assert d[0, 1] < 1e-10
+    assert d[0, 2] > 1e-3
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        "auto",
+        pytest.param(
+            "cuda",
+            marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU visible"),
+        ),
+    ],
+)
+@pytest.mark.parametrize("metric", sorted(REFERENCES))
+def test_pairwise_on_device(rng: np.random.Generator, metric: str, device: str) -> None:
+    reps = [random_rep(rng, n) for n in (5, 8, 6)]
+    on_device = pairwise_distances(reps, metric, device=device)
+    np.testing.assert_allclose(on_device, pairwise_distances(reps, metric), atol=1e-10)
+
+
+def test_cuda_requested_without_gpu() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    with pytest.raises(RuntimeError, match="'cuda'.*no GPU"):
+        pairwise_distances([np.eye(3), np.eye(3)], "cka", device="cuda")

@@ -7,6 +7,7 @@ import torch
 from numpy.typing import NDArray
 
 from rnn_analysis.similarity.base import METRICS, AttrValue, SimilarityMetric, centre
+from rnn_analysis.similarity.batched import nuclear_norm, pairwise_reduce
 
 
 @METRICS.register("cca")
@@ -60,18 +61,6 @@ class CCA(SimilarityMetric[NDArray[np.float64]]):
     def _upper_triangle(
         self, prepared: list[NDArray[np.float64]], device: torch.device
     ) -> NDArray[np.float64]:
-        # Zero-padding the bases to a common rank adds only zero singular values.
-        n = len(prepared)
         ranks = np.array([q.shape[1] for q in prepared])
-        r = int(ranks.max())
-        padded = np.zeros((prepared[0].shape[0], n, r))
-        for k, q in enumerate(prepared):
-            padded[:, k, : q.shape[1]] = q
-        padded = padded.reshape(-1, n * r)
-        out = np.zeros((n, n))
-        for i in range(n - 1):
-            cross = prepared[i].T @ padded[:, (i + 1) * r :]
-            cross = cross.reshape(ranks[i], n - i - 1, r).transpose(1, 0, 2)
-            rho = np.clip(np.linalg.svd(cross, compute_uv=False), 0.0, 1.0)
-            out[i, i + 1 :] = 1.0 - rho.sum(axis=-1) / np.minimum(ranks[i], ranks[i + 1 :])
-        return out
+        rho_sum = pairwise_reduce(prepared, nuclear_norm, device)
+        return 1.0 - rho_sum / np.minimum(ranks[:, None], ranks[None, :])

@@ -9,6 +9,7 @@ import torch
 from numpy.typing import NDArray
 
 from rnn_analysis.similarity.base import METRICS, SimilarityMetric, centre
+from rnn_analysis.similarity.batched import pairwise_reduce, squared_frobenius
 
 
 class CKAPrepared(NamedTuple):
@@ -60,14 +61,6 @@ class CKA(SimilarityMetric[CKAPrepared]):
     def _upper_triangle(
         self, prepared: list[CKAPrepared], device: torch.device
     ) -> NDArray[np.float64]:
-        n = len(prepared)
-        widths = np.array([p.data.shape[1] for p in prepared])
-        starts = np.concatenate([[0], np.cumsum(widths)[:-1]])
-        stacked = np.concatenate([p.data for p in prepared], axis=1)
         norms = np.array([p.self_norm for p in prepared])
-        out = np.zeros((n, n))
-        for i in range(n - 1):
-            cross = prepared[i].data.T @ stacked[:, starts[i + 1] :]
-            block_sq = np.add.reduceat((cross**2).sum(axis=0), starts[i + 1 :] - starts[i + 1])
-            out[i, i + 1 :] = 1.0 - block_sq / (norms[i] * norms[i + 1 :])
-        return out
+        cross = pairwise_reduce([p.data for p in prepared], squared_frobenius, device)
+        return 1.0 - cross / (norms[:, None] * norms[None, :])

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
 from rnn_analysis.similarity.base import METRICS, SimilarityMetric, centre
+from rnn_analysis.similarity.batched import nuclear_norm, pairwise_reduce
+
+#: Below this angle (radians) a batched distance is recomputed from the chord.
+CHORD_BELOW = 1e-4
 
 
 @METRICS.register("procrustes")
@@ -39,3 +44,14 @@ class Procrustes(SimilarityMetric[NDArray[np.float64]]):
         u, _, vt = np.linalg.svd(a.T @ b, full_matrices=False)
         chord = np.linalg.norm(a @ (u @ vt) - b)
         return float(2.0 * np.arcsin(min(chord / 2.0, 1.0)) / (np.pi / 2))
+
+    def _upper_triangle(
+        self, prepared: list[NDArray[np.float64]], device: torch.device
+    ) -> NDArray[np.float64]:
+        nuclear = np.clip(pairwise_reduce(prepared, nuclear_norm, device), -1.0, 1.0)
+        out = np.arccos(nuclear) / (np.pi / 2)
+        # arccos loses half the digits near 0: redo the few near-identical pairs exactly.
+        close = np.triu(out < CHORD_BELOW / (np.pi / 2), k=1)
+        for i, j in zip(*np.nonzero(close), strict=True):
+            out[i, j] = self.distance(prepared[i], prepared[j])
+        return out
