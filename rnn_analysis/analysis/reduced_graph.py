@@ -220,7 +220,8 @@ class LabelledGraph:
         )
 
 
-def _adjacency(graph: LabelledGraph) -> tuple[list[list[tuple[str, int]]], ...]:
+def adjacency(graph: LabelledGraph) -> tuple[list[list[tuple[str, int]]], ...]:
+    """Per node, its outgoing and its incoming ``(edge label, other node)`` pairs."""
     out: list[list[tuple[str, int]]] = [[] for _ in range(graph.n_nodes)]
     into: list[list[tuple[str, int]]] = [[] for _ in range(graph.n_nodes)]
     for s, t, lab in graph.edges:
@@ -229,7 +230,7 @@ def _adjacency(graph: LabelledGraph) -> tuple[list[list[tuple[str, int]]], ...]:
     return out, into
 
 
-def _refine(
+def refine_colours(
     colours: list[int], out: list[list[tuple[str, int]]], into: list[list[tuple[str, int]]]
 ) -> list[int]:
     """Colour refinement to the coarsest equitable partition; colours stay ordered."""
@@ -249,7 +250,8 @@ def _refine(
         colours = refined
 
 
-def _label_colours(labels: Sequence[str]) -> list[int]:
+def label_colours(labels: Sequence[str]) -> list[int]:
+    """Node colours from labels: the rank of each label among the distinct labels."""
     ranks = {lab: i for i, lab in enumerate(sorted(set(labels)))}
     return [ranks[lab] for lab in labels]
 
@@ -268,7 +270,7 @@ def solution_type_hash(graph: LabelledGraph) -> str:
     rare non-isomorphic graphs do too (e.g. regular graphs with equal labels), which
     :func:`assign_solution_types` separates with :func:`isomorphic`.
     """
-    out, into = _adjacency(graph)
+    out, into = adjacency(graph)
     colours = [_sha(json.dumps(["label", lab])) for lab in graph.node_labels]
     n_classes = len(set(colours))
     for _ in range(graph.n_nodes + 1):
@@ -308,11 +310,11 @@ def canonical_form(graph: LabelledGraph) -> str:
     over all leaves of this search is the canonical form. Exponential in the worst case,
     quick for the small and mostly asymmetric graphs of reduced dynamics.
     """
-    out, into = _adjacency(graph)
+    out, into = adjacency(graph)
     best: list[tuple | None] = [None]
 
     def search(colours: list[int]) -> None:
-        colours = _refine(colours, out, into)
+        colours = refine_colours(colours, out, into)
         counts: dict[int, int] = {}
         for c in colours:
             counts[c] = counts.get(c, 0) + 1
@@ -329,7 +331,7 @@ def canonical_form(graph: LabelledGraph) -> str:
                     [2 * c + (1 if c == target and u != v else 0) for u, c in enumerate(colours)]
                 )
 
-    search(_label_colours(graph.node_labels))
+    search(label_colours(graph.node_labels))
     labels, edges = best[0] if best[0] is not None else ((), ())
     return json.dumps({"nodes": list(labels), "edges": [list(e) for e in edges]})
 
@@ -361,8 +363,8 @@ def isomorphic(a: LabelledGraph, b: LabelledGraph) -> bool:
         a.node_labels + b.node_labels,
         a.edges + tuple((s + n, t + n, lab) for s, t, lab in b.edges),
     )
-    out, into = _adjacency(union)
-    colours = _refine(_label_colours(union.node_labels), out, into)
+    out, into = adjacency(union)
+    colours = refine_colours(label_colours(union.node_labels), out, into)
     ca, cb = colours[:n], colours[n:]
     if sorted(ca) != sorted(cb):
         return False
@@ -483,7 +485,7 @@ def compact_graph(
             visible[s].append((lab, t))
     order = _silent_order(nxt)
 
-    block = _label_colours(graph.node_labels)
+    block = label_colours(graph.node_labels)
     n_blocks = len(set(block))
     signature: list[frozenset] = [frozenset()] * n
     while True:

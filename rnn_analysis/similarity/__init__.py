@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from rnn_analysis.similarity import cca, cka, procrustes, svcca
+from rnn_analysis.similarity import cca, cka, procrustes, svcca, topology
 from rnn_analysis.similarity.base import (
     METRICS,
     MissingRepresentation,
@@ -23,6 +23,7 @@ __all__ = [
     "cca",
     "cka",
     "svcca",
+    "topology",
     "get_metric",
     "pairwise_distances",
     "procrustes",
