@@ -13,15 +13,20 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analyze.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         OVERVIEW,
+        REPORT_FIGURES,
     default_target: True
 
 

@@ -68,6 +68,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         folder = Path(args.results) / "aggregate"
         summaries = sorted(str(p) for p in folder.glob("*/summary.nc"))
-        similarities = sorted(str(p) for p in folder.glob("*/similarity.nc"))
-        print(write_overview(summaries, similarities, None))
+        factors = sorted(str(p) for p in folder.glob("*/factors.nc"))
+        print(write_overview(summaries, factors, None))
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,17 +111,79 @@ class AggregateParams(Hyperparameters):
 
     Attributes
     ----------
-    metrics : list of str, default ["cca", "cka"]
-        Similarity metrics (names in :data:`rnn_analysis.similarity.METRICS`).
+    metrics : list of str, default ["cca", "svcca", "cka", "procrustes", "dsa", "topology", \
+"fixed_point_signature"]
+        Distances computed between every pair of networks (names in
+        :data:`rnn_analysis.similarity.METRICS`): geometry (CCA, SVCCA, linear CKA, angular
+        Procrustes), dynamics (DSA) and topology (topology-graph edit distance,
+        fixed-point signature).
+    metric_options : mapping, default {}
+        Hyperparameters per metric, e.g. ``{svcca: {variance_fraction: 0.99}}``; a metric
+        not named takes the defaults documented in its class.
     include_diverged : bool, default False
         Keep diverged networks in the similarity matrices (they are always in the summary).
     include_not_converged : bool, default True
         Keep networks that did not reach the criterion in the similarity matrices.
+    device : {"auto", "cpu", "cuda"}, default "auto"
+        Where the batched pair computations run; "auto" uses a GPU when the job has one.
+    factors : list of str, default ["architecture", "learning_rule", "noise"]
+        Grid axes whose separation of the networks the factor summary measures.
+    bootstrap_samples : int, default 1000
+        Resamplings of the networks for the factor summary's confidence intervals.
+    confidence : float, default 0.95
+        Level of those (percentile) intervals.
+    bootstrap_seed : int, default 0
     """
 
-    metrics: tuple[str, ...] = ("cca", "cka")
+    metrics: tuple[str, ...] = (
+        "cca",
+        "svcca",
+        "cka",
+        "procrustes",
+        "dsa",
+        "topology",
+        "fixed_point_signature",
+    )
+    metric_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     include_diverged: bool = False
     include_not_converged: bool = True
+    device: str = "auto"
+    factors: tuple[str, ...] = ("architecture", "learning_rule", "noise")
+    bootstrap_samples: int = 1000
+    confidence: float = 0.95
+    bootstrap_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if len(set(self.metrics)) != len(self.metrics):
+            raise ValueError(f"metrics: repeated names in {list(self.metrics)!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        for factor in self.factors:
+            if factor not in ("architecture", "learning_rule", "noise", "seed"):
+                raise ValueError(
+                    f"factors: {factor!r} is not a grid axis "
+                    "(architecture, learning_rule, noise, seed)"
+                )
+        if self.bootstrap_samples < 1:
+            raise ValueError(f"bootstrap_samples must be >= 1, got {self.bootstrap_samples}")
+        if not 0.0 < self.confidence < 1.0:
+            raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
+        if not isinstance(self.metric_options, Mapping):
+            raise ValueError(f"metric_options must be a mapping, got {self.metric_options!r}")
+        for name, options in self.metric_options.items():
+            if name not in self.metrics:
+                raise ValueError(
+                    f"metric_options.{name}: {name!r} is not one of the metrics "
+                    f"{list(self.metrics)!r}"
+                )
+            if not isinstance(options, Mapping):
+                raise ValueError(f"metric_options.{name}: expected a mapping, got {options!r}")
+
+    def metric(self, name: str) -> Any:
+        """The metric ``name`` with its configured options."""
+        from rnn_analysis.similarity import get_metric
+
+        return get_metric(name, **dict(self.metric_options.get(name, {})))
 
 
 def _require_list(value: Any, where: str) -> list:
@@ -305,6 +367,11 @@ class Sweep:
         from rnn_analysis.similarity import METRICS
 
         _check_names(list(self.aggregate.metrics), METRICS, "aggregate.metrics")
+        for name in self.aggregate.metrics:
+            try:
+                self.aggregate.metric(name)
+            except (TypeError, ValueError) as err:
+                raise ConfigError(f"{source}: aggregate.metric_options.{name}: {err}") from err
         from rnn_analysis.analysis.params import AnalysisParams
 
         self.analysis = from_mapping(AnalysisParams, self.raw.get("analysis"), "analysis")

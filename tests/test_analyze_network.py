@@ -107,9 +107,9 @@ def test_solution_types_in_the_summary_do_not_depend_on_order(tmp_path: Path, on
 
     types = []
     for order in (paths, paths[::-1]):
-        _, summary = aggregate_task(
+        _, summary, _ = aggregate_task(
             "delayed_discrimination",
-            {},
+            {"metrics": ["cka"]},
             order,
             tmp_path / "similarity.nc",
             tmp_path / "summary.nc",

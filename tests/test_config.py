@@ -109,6 +109,20 @@ def test_hyperparameter_change_changes_only_that_architectures_spec() -> None:
         ({"training": {"stopping": {"windw": 3}}}, ["training.stopping", "'windw'"]),
         ({"analysis": {"fixed_points": {"tol": 1}}}, ["analysis.fixed_points", "'tol'"]),
         ({"aggregate": {"metrics": ["cca", "rsa"]}}, ["aggregate.metrics", "'rsa'"]),
+        (
+            {"aggregate": {"metric_options": {"svcca": {"variance_fraction": 2.0}}}},
+            ["aggregate.metric_options.svcca", "variance_fraction", "2.0"],
+        ),
+        (
+            {"aggregate": {"metric_options": {"cka": {"rtol": 1e-6}}}},
+            ["aggregate.metric_options.cka", "takes no arguments"],
+        ),
+        (
+            {"aggregate": {"metrics": ["cca"], "metric_options": {"svcca": {}}}},
+            ["metric_options.svcca", "'svcca' is not one of the metrics"],
+        ),
+        ({"aggregate": {"factors": ["architecture", "colour"]}}, ["factors", "'colour'"]),
+        ({"aggregate": {"confidence": 1.5}}, ["confidence", "1.5"]),
         ({"jobs": {"seeds_per_job": 0}}, ["jobs", "seeds_per_job"]),
         ({"gird": {}}, ["'gird'"]),
     ],

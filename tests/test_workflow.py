@@ -70,7 +70,7 @@ def test_dry_run_large_grid(tmp_path: Path) -> None:
     text = proc.stdout + proc.stderr
     assert re.search(r"analyze\s+10000", text), text[-3000:]
     assert re.search(r"train_seeds_0_9\s+100", text)
-    assert re.search(r"total\s+11003", text)
+    assert re.search(r"total\s+11007", text)
 
 
 @pytest.mark.parametrize(
@@ -115,17 +115,47 @@ def test_tiny_sweep_outputs_and_labels(tiny_sweep: Path) -> None:
     assert set(gru["seed"].values) == {0, 1}
 
     similarity = open_dataset(results / "aggregate" / "flipflop" / "similarity.nc")
-    for metric in ("cca", "cka"):
+    metrics = ("cca", "svcca", "cka", "procrustes", "dsa", "topology", "fixed_point_signature")
+    assert list(similarity["metric"].values) == list(metrics)
+    for metric in metrics:
         d = similarity[metric].values
         assert d.shape == (8, 8)
         np.testing.assert_allclose(d, d.T, atol=1e-12)
         np.testing.assert_allclose(np.diag(d), 0, atol=1e-8)
-        assert (d[~np.eye(8, dtype=bool)] > 0).all()
+        assert ((d >= 0) & (d <= 1)).all(), metric
+        assert similarity[metric].attrs["family"] in ("geometry", "dynamics", "topology")
+        mds = similarity[f"mds_{metric}"]
+        assert mds.dims == ("network", "mds_axis") and mds.sizes["mds_axis"] == 2
+        assert np.isfinite(mds.values).all() and 0 <= mds.attrs["normalized_stress"] < 1
+    for metric in ("cca", "svcca", "cka", "procrustes", "dsa"):
+        assert (similarity[metric].values[~np.eye(8, dtype=bool)] > 0).all(), metric
+    assert (similarity["not_compared"].values == "").all()
+    assert "solution_type" in similarity.coords
+    # topology distance is 0 exactly between networks with the same topology signature
+    signature = dict(
+        zip(summary["network_key"].values, summary["topology_signature"].values, strict=True)
+    )
+    keys = similarity["network_key"].values
+    same = [signature[key] for key in keys]
+    topo = similarity["topology"].values
+    for i in range(8):
+        for j in range(8):
+            assert (topo[i, j] == 0) == (same[i] == same[j]), (keys[i], keys[j])
     one = similarity["cka"].sel(architecture="gru", seed=0, noise=0.0)
     assert one.sizes["network_b"] == 8
     assert one.sel(architecture_b="gru", seed_b=0, noise_b=0.0).item() == pytest.approx(0, abs=1e-8)
+
+    factors = open_dataset(results / "aggregate" / "flipflop" / "factors.nc")
+    assert list(factors["metric"].values) == list(metrics)
+    assert list(factors["factor"].values) == ["architecture", "learning_rule", "noise"]
+    assert np.isfinite(factors["silhouette"].sel(factor="architecture").values).all()
+    assert np.isnan(factors["silhouette"].sel(factor="learning_rule").values).all()
+    ci = factors["silhouette_ci"].sel(factor="architecture")
+    assert (ci.sel(bound="low") <= ci.sel(bound="high")).all()
     overview = (results / "overview.txt").read_text()
-    assert "stable FPs" in overview and "within architecture" in overview
+    assert "stable FPs" in overview and "silhouette" in overview and "procrustes" in overview
+    for name in ("mds_cca.png", "mds_topology.png", "factors.html", "fixed_points.png"):
+        assert (results / "figures" / "flipflop" / name).stat().st_size > 0
 
 
 @pytest.mark.slow
@@ -153,6 +183,10 @@ def test_rerun_triggers(tiny_sweep: Path, tmp_path: Path) -> None:
         "analyze",
         "aggregate",
         "overview",
+        "figures_mds",
+        "figures_factors",
+        "figures_fixed_points",
+        "figures_training",
         "all",
     }
 
@@ -258,9 +292,9 @@ def test_aggregate_leaves_diverged_networks_out_of_similarity(
         ds.to_netcdf(copy)
         copies.append(copy)
     for include, expected in ((False, len(copies) - 1), (True, len(copies))):
-        similarity, summary = aggregate_task(
+        similarity, summary, _ = aggregate_task(
             "flipflop",
-            {"include_diverged": include},
+            {"include_diverged": include, "metrics": ["cca", "topology"]},
             copies,
             tmp_path / f"sim{include}.nc",
             tmp_path / f"sum{include}.nc",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
+
+from rnn_analysis.aggregate.factors import factor_table
 
 
 def fixed_point_table(summary: xr.Dataset) -> list[str]:
@@ -44,38 +45,20 @@ def fixed_point_table(summary: xr.Dataset) -> list[str]:
     return lines
 
 
-def within_across(similarity: xr.Dataset, axis: str) -> list[str]:
-    """Mean distance between networks that share ``axis`` vs networks that differ in it."""
-    lines = []
-    labels = similarity[axis].values
-    labels_b = similarity[f"{axis}_b"].values
-    same = labels[:, None] == labels_b[None, :]
-    off_diagonal = ~np.eye(labels.size, dtype=bool)
-    for name, var in similarity.data_vars.items():
-        d = var.values
-        within = d[same & off_diagonal]
-        across = d[~same]
-        w = f"{within.mean():.3f}" if within.size else "—"
-        a = f"{across.mean():.3f}" if across.size else "—"
-        ratio = (
-            f"{across.mean() / within.mean():.2f}"
-            if within.size and across.size and within.mean() > 0
-            else "—"
-        )
-        lines.append(
-            f"{name:<8} within {axis}: {w:>7}   across: {a:>7}   across/within: {ratio:>6}"
-        )
-    return lines
-
-
 def write_overview(
-    summaries: Sequence[str | Path], similarities: Sequence[str | Path], out: str | Path | None
+    summaries: Sequence[str | Path], factors: Sequence[str | Path], out: str | Path | None
 ) -> str:
-    """Text overview of every task; written to ``out`` when given."""
+    """Text overview of every task; written to ``out`` when given.
+
+    Parameters
+    ----------
+    summaries, factors
+        The ``summary.nc`` and ``factors.nc`` of each task (paired after sorting).
+    """
     blocks = []
-    for summary_path, similarity_path in zip(sorted(summaries), sorted(similarities), strict=True):
-        with xr.open_dataset(summary_path) as summary, xr.open_dataset(similarity_path) as sim:
-            summary, sim = summary.load(), sim.load()
+    for summary_path, factors_path in zip(sorted(summaries), sorted(factors), strict=True):
+        with xr.open_dataset(summary_path) as summary, xr.open_dataset(factors_path) as fac:
+            summary, fac = summary.load(), fac.load()
         task = summary.attrs["task"]
         lines = [f"== task {task}: {summary.sizes['network']} networks ==", ""]
         lines += fixed_point_table(summary)
@@ -89,11 +72,9 @@ def write_overview(
                 strict=True,
             ):
                 lines.append(f"  {key}: {status} ({reason})")
-        lines += ["", f"similarity over {sim.sizes.get('network', 0)} networks (distances):"]
-        if sim.sizes.get("network", 0) > 1:
-            for axis in ("architecture", "learning_rule", "noise"):
-                if np.unique(sim[axis].values).size > 1:
-                    lines += within_across(sim, axis)
+        in_similarity = int(summary["in_similarity"].values.sum())
+        lines += ["", f"how the grid axes separate the {in_similarity} compared networks:"]
+        lines += factor_table(fac)
         blocks.append("\n".join(lines))
     text = "\n\n".join(blocks) + "\n"
     if out is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from rnn_analysis.aggregate.embedding import metric_mds
+from rnn_analysis.aggregate.factors import factor_summary, factor_table
 from rnn_analysis.analysis.reduced_graph import (
     LabelledGraph,
     assign_solution_types,
@@ -18,7 +21,7 @@ from rnn_analysis.analysis.reduced_graph import (
 from rnn_analysis.config import NETWORK_AXES, AggregateParams
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import provenance, write_netcdf
-from rnn_analysis.similarity import get_metric
+from rnn_analysis.similarity import MissingRepresentation, SimilarityMetric
 
 #: Largest number of unstable modes counted separately in the summary; more are pooled.
 MAX_UNSTABLE_MODES = 3
@@ -89,18 +92,76 @@ _SUMMARY_ATTRS = {
 _STRING_COLUMNS = ("status_reason", "topology_signature", "solution_type")
 
 
+def _network_keys_in(message: str, keys: Sequence[str]) -> str:
+    """Replace ``network <i>`` (an index into ``keys``) by the network's key."""
+    return re.sub(r"network (\d+)", lambda m: f"network {keys[int(m.group(1))]}", message)
+
+
+def pairwise_matrix(
+    metric: SimilarityMetric[Any],
+    representations: Sequence[Any],
+    keys: Sequence[str],
+    device: str,
+    log: Callable[[str], None] = print,
+) -> tuple[np.ndarray, list[str]]:
+    """All pairwise distances of one metric; networks it cannot compare get NaN.
+
+    Parameters
+    ----------
+    metric
+        The metric.
+    representations
+        One per network, ``None`` where the network lacks what the metric compares.
+    keys
+        The networks' keys, for messages.
+    device
+        Where batched pair computations run.
+
+    Returns
+    -------
+    matrix : ndarray
+        [n, n]; rows and columns of networks left out are NaN.
+    reasons : list of str
+        Per network, why it was left out ("" if compared).
+    """
+    n = len(representations)
+    reasons = ["" if r is not None else "missing" for r in representations]
+    while True:
+        keep = [i for i in range(n) if not reasons[i]]
+        try:
+            sub = metric.pairwise([representations[i] for i in keep], device=device)
+            break
+        except ValueError as err:
+            found = re.match(r"network (\d+): (.*)", str(err), flags=re.S)
+            if found is None:
+                raise ValueError(f"{metric.name}: {_network_keys_in(str(err), keys)}") from err
+            bad = keep[int(found.group(1))]
+            reasons[bad] = found.group(2)
+            log(f"{metric.name}: leaving out {keys[bad]}: {found.group(2)}")
+    matrix = np.full((n, n), np.nan)
+    matrix[np.ix_(keep, keep)] = sub
+    return matrix, reasons
+
+
 def aggregate_task(
     task: str,
     options: Mapping[str, Any],
     analyses: Sequence[str | Path],
     similarity_out: str | Path,
     summary_out: str | Path,
+    factors_out: str | Path | None = None,
     log: Callable[[str], None] = print,
-) -> tuple[xr.Dataset, xr.Dataset]:
-    """Summarise and compare every analysed network of ``task``; write both datasets."""
+) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
+    """Summarise and compare every analysed network of ``task``; write the datasets.
+
+    Returns the similarity dataset (one (network, network_b) matrix and one 2-D MDS
+    embedding per metric), the per-network summary and the factor summary.
+    """
     params = from_mapping(AggregateParams, options, "aggregate")
+    metrics = {name: params.metric(name) for name in params.metrics}
     rows: list[dict[str, Any]] = []
-    representations: list[np.ndarray] = []
+    representations: dict[str, list[Any]] = {name: [] for name in metrics}
+    missing: dict[str, dict[str, str]] = {name: {} for name in metrics}
     graphs: list[tuple[int, LabelledGraph]] = []
     for path in analyses:
         with xr.open_dataset(path) as ds:
@@ -140,10 +201,15 @@ def aggregate_task(
         )
         row["in_similarity"] = bool(usable and wanted)
         if row["in_similarity"]:
-            hidden = ds["probe_hidden"].values
-            representations.append(hidden.reshape(-1, hidden.shape[-1]))
+            for name, metric in metrics.items():
+                try:
+                    representations[name].append(metric.representation(ds))
+                except MissingRepresentation as err:
+                    representations[name].append(None)
+                    missing[name][row["network"]] = str(err)
         rows.append(row)
-    log(f"{task}: {len(rows)} networks, {len(representations)} in the similarity matrices")
+    chosen = [row for row in rows if row["in_similarity"]]
+    log(f"{task}: {len(rows)} networks, {len(chosen)} in the similarity matrices")
     if graphs:
         names = assign_solution_types([graph for _, graph in graphs])
         for (index, _), name in zip(graphs, names, strict=True):
@@ -163,21 +229,52 @@ def aggregate_task(
     }
     summary.attrs = {**meta, "title": f"per-network summary of task {task}"}
 
-    chosen = [row for row in rows if row["in_similarity"]]
+    keys = [row["network"] for row in chosen]
     similarity = xr.Dataset(
         coords={**_label_coords(chosen, "network"), **_label_coords(chosen, "network_b", "_b")}
     )
-    for name in params.metrics:
-        metric = get_metric(name)
+    for suffix, dim in (("", "network"), ("_b", "network_b")):
+        similarity.coords[f"solution_type{suffix}"] = (
+            dim,
+            np.array([row["solution_type"] for row in chosen], dtype=str),
+        )
+    not_compared = np.full((len(metrics), len(chosen)), "", dtype=object)
+    for m, (name, metric) in enumerate(metrics.items()):
+        if missing[name]:
+            log(f"{task}: {name}: {len(missing[name])} network(s) lack its input")
         log(f"{task}: {name} over {len(chosen)} networks")
-        matrix = metric.pairwise(representations) if chosen else np.zeros((0, 0))
+        matrix, reasons = pairwise_matrix(metric, representations[name], keys, params.device, log)
+        for i, reason in enumerate(reasons):
+            not_compared[m, i] = missing[name].get(keys[i], reason)
         similarity[name] = (
             ("network", "network_b"),
             matrix,
-            {**metric.attrs(), "long_name": f"{metric.long_name} distance"},
+            metric.attrs(),
         )
+        similarity[f"mds_{name}"] = metric_mds(similarity[name])
+    similarity["not_compared"] = (
+        ("metric", "network"),
+        not_compared.astype(str),
+        {"long_name": "why a metric could not compare the network (empty: compared)"},
+    )
+    similarity.coords["metric"] = ("metric", list(metrics))
     similarity.attrs = {**meta, "title": f"pairwise distances between networks of task {task}"}
-    for out, ds in ((summary_out, summary), (similarity_out, similarity)):
+
+    factors = factor_summary(
+        similarity,
+        list(metrics),
+        params.factors,
+        n_bootstrap=params.bootstrap_samples,
+        confidence=params.confidence,
+        seed=params.bootstrap_seed,
+    )
+    factors.attrs.update({**meta, "title": f"how the grid axes separate the networks of {task}"})
+    for line in factor_table(factors):
+        log(line)
+    outputs = [(summary_out, summary), (similarity_out, similarity)]
+    if factors_out is not None:
+        outputs.append((factors_out, factors))
+    for out, ds in outputs:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         write_netcdf(ds, Path(out))
-    return similarity, summary
+    return similarity, summary, factors

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from rnn_analysis.similarity import cca, cka, procrustes, svcca, topology
+from rnn_analysis.similarity import cca, cka, dsa, procrustes, svcca, topology
 from rnn_analysis.similarity.base import (
     METRICS,
     MissingRepresentation,
@@ -22,6 +22,7 @@ __all__ = [
     "SimilarityMetric",
     "cca",
     "cka",
+    "dsa",
     "svcca",
     "topology",
     "get_metric",

@@ -6,6 +6,7 @@ rule aggregate:
     output:
         similarity=f"{RESULTS}/aggregate/{{task}}/similarity.nc",
         summary=f"{RESULTS}/aggregate/{{task}}/summary.nc",
+        factors=f"{RESULTS}/aggregate/{{task}}/factors.nc",
     log:
         f"{RESULTS}/logs/aggregate/{{task}}.log",
     benchmark:
@@ -26,6 +27,7 @@ rule overview:
     input:
         similarities=expand(f"{RESULTS}/aggregate/{{task}}/similarity.nc", task=SWEEP.tasks),
         summaries=expand(f"{RESULTS}/aggregate/{{task}}/summary.nc", task=SWEEP.tasks),
+        factors=expand(f"{RESULTS}/aggregate/{{task}}/factors.nc", task=SWEEP.tasks),
     output:
         report(OVERVIEW, caption="../report/overview.rst", category="Overview"),
     log:

@@ -8,5 +8,6 @@ with run_logged(snakemake.log[0], snakemake.threads) as log:  # noqa: F821
         list(snakemake.input),  # noqa: F821
         snakemake.output.similarity,  # noqa: F821
         snakemake.output.summary,  # noqa: F821
+        snakemake.output.factors,  # noqa: F821
         log=log,
     )

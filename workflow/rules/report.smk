@@ -1,0 +1,183 @@
+# Figures and tables of the Snakemake report (`snakemake --report report.html`), per task.
+# Every figure is written by a rule and marked for the report with a caption; the
+# plotting lives in rnn_analysis/report/.
+
+from rnn_analysis.report.targets import example_candidates, has_psychometric_set
+
+FIGURES = f"{RESULTS}/figures/{{task}}"
+# Requests of every figure job: they read small files and plot, so on a cluster they run
+# on the submitting node (localrule) rather than queueing.
+FIGURE_RESOURCES = {"mem_mb": 2000, "runtime": 30}
+PSYCHOMETRIC_TASKS = [
+    task for task in SWEEP.tasks if has_psychometric_set(task, SWEEP.task_params[task])
+]
+
+
+def report_figures(task):
+    """Every report figure and table of one task."""
+    folder = FIGURES.format(task=task)
+    paths = [f"{folder}/mds_{metric}.png" for metric in SWEEP.aggregate.metrics]
+    paths += [
+        f"{folder}/factors.tsv",
+        f"{folder}/factors.html",
+        f"{folder}/factors.png",
+        f"{folder}/fixed_points.png",
+        f"{folder}/training.png",
+    ]
+    if task in PSYCHOMETRIC_TASKS:
+        paths.append(f"{folder}/psychometric.png")
+    return paths
+
+
+REPORT_FIGURES = [path for task in SWEEP.tasks for path in report_figures(task)]
+
+
+def _psychometric_analyses(wildcards):
+    if wildcards.task not in PSYCHOMETRIC_TASKS:
+        raise WorkflowError(
+            f"task {wildcards.task!r} has no psychometric set; psychometric curves exist for "
+            f"{', '.join(PSYCHOMETRIC_TASKS) or 'no task of this sweep'}"
+        )
+    return [f"{network_folder(n)}/analysis.nc" for n in SWEEP.networks_of_task(wildcards.task)]
+
+
+rule figures_mds:
+    input:
+        similarity=f"{RESULTS}/aggregate/{{task}}/similarity.nc",
+    output:
+        [
+            report(
+                f"{FIGURES}/mds_{metric}.png",
+                caption="../report/mds.rst",
+                category="{task}",
+                subcategory="MDS embeddings",
+                labels={"metric": metric},
+            )
+            for metric in SWEEP.aggregate.metrics
+        ],
+    log:
+        f"{RESULTS}/logs/figures/{{task}}/mds.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{task}}/mds.tsv"
+    params:
+        metrics=list(SWEEP.aggregate.metrics),
+        factors=list(SWEEP.aggregate.factors),
+    resources:
+        **FIGURE_RESOURCES,
+    localrule: True
+    conda:
+        ENV
+    script:
+        "../scripts/figures_mds.py"
+
+
+rule figures_factors:
+    input:
+        factors=f"{RESULTS}/aggregate/{{task}}/factors.nc",
+    output:
+        tsv=report(
+            f"{FIGURES}/factors.tsv",
+            caption="../report/factors_table.rst",
+            category="{task}",
+            subcategory="Factor summary",
+            labels={"content": "table (TSV)"},
+        ),
+        html=report(
+            f"{FIGURES}/factors.html",
+            caption="../report/factors_table.rst",
+            category="{task}",
+            subcategory="Factor summary",
+            labels={"content": "table"},
+        ),
+        figure=report(
+            f"{FIGURES}/factors.png",
+            caption="../report/factors_figure.rst",
+            category="{task}",
+            subcategory="Factor summary",
+            labels={"content": "figure"},
+        ),
+    log:
+        f"{RESULTS}/logs/figures/{{task}}/factors.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{task}}/factors.tsv"
+    resources:
+        **FIGURE_RESOURCES,
+    localrule: True
+    conda:
+        ENV
+    script:
+        "../scripts/figures_factors.py"
+
+
+rule figures_fixed_points:
+    input:
+        lambda w: [
+            f"{network_folder(n)}/analysis.nc"
+            for n in example_candidates(SWEEP.networks_of_task(w.task))
+        ],
+    output:
+        report(
+            f"{FIGURES}/fixed_points.png",
+            caption="../report/fixed_points.rst",
+            category="{task}",
+            subcategory="Fixed points",
+        ),
+    log:
+        f"{RESULTS}/logs/figures/{{task}}/fixed_points.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{task}}/fixed_points.tsv"
+    resources:
+        **FIGURE_RESOURCES,
+    localrule: True
+    conda:
+        ENV
+    script:
+        "../scripts/figures_fixed_points.py"
+
+
+rule figures_training:
+    input:
+        lambda w: [f"{network_folder(n)}/training.nc" for n in SWEEP.networks_of_task(w.task)],
+    output:
+        report(
+            f"{FIGURES}/training.png",
+            caption="../report/training.rst",
+            category="{task}",
+            subcategory="Training",
+        ),
+    log:
+        f"{RESULTS}/logs/figures/{{task}}/training.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{task}}/training.tsv"
+    params:
+        networks=lambda w: [n.labels() for n in SWEEP.networks_of_task(w.task)],
+    resources:
+        **FIGURE_RESOURCES,
+    localrule: True
+    conda:
+        ENV
+    script:
+        "../scripts/figures_training.py"
+
+
+rule figures_psychometric:
+    input:
+        _psychometric_analyses,
+    output:
+        report(
+            f"{FIGURES}/psychometric.png",
+            caption="../report/psychometric.rst",
+            category="{task}",
+            subcategory="Psychometric curves",
+        ),
+    log:
+        f"{RESULTS}/logs/figures/{{task}}/psychometric.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{task}}/psychometric.tsv"
+    resources:
+        **FIGURE_RESOURCES,
+    localrule: True
+    conda:
+        ENV
+    script:
+        "../scripts/figures_psychometric.py"
