@@ -17,16 +17,25 @@ P = TypeVar("P")
 AttrValue = float | int | str
 
 
+#: Axis names of a representation by its number of dimensions, for messages.
+LAYOUTS = {2: "[n_samples, n_units]", 3: "[n_trials, n_time, n_units]"}
+#: What all networks must share, by number of dimensions.
+SHARED = {2: "n_samples", 3: "n_trials and n_time"}
+
+
 def validate_representations(
-    representations: Sequence[ArrayLike],
+    representations: Sequence[ArrayLike], ndim: int = 2
 ) -> list[NDArray[np.float64]]:
     """Convert representations to float64 arrays and check them.
 
     Parameters
     ----------
     representations
-        One array [n_samples, n_units] per network; n_units may differ between
-        networks, n_samples may not.
+        One array per network: [n_samples, n_units] (``ndim`` 2) or
+        [n_trials, n_time, n_units] (``ndim`` 3). n_units may differ between
+        networks, the other axes may not.
+    ndim
+        2 or 3.
 
     Returns
     -------
@@ -36,30 +45,33 @@ def validate_representations(
     Raises
     ------
     ValueError
-        If a representation is not 2-D, has fewer than 2 samples or no units,
-        has a different n_samples than network 0, or holds non-finite values.
-        The message names the network index and shape.
+        If a representation has another number of dimensions, fewer than 2
+        samples (time steps for ``ndim`` 3) or an empty axis, other leading axes
+        than network 0, or non-finite values. The message names the network
+        index and shape.
     """
+    layout = LAYOUTS[ndim]
     arrays: list[NDArray[np.float64]] = []
     for i, rep in enumerate(representations):
         try:
             x = np.asarray(rep, dtype=np.float64)
         except (TypeError, ValueError) as err:
             raise ValueError(f"network {i}: representation is not numeric: {err}") from err
-        if x.ndim != 2:
+        if x.ndim != ndim:
             raise ValueError(
-                f"network {i}: representation must be 2-D [n_samples, n_units], got shape {x.shape}"
+                f"network {i}: representation must be {ndim}-D {layout}, got shape {x.shape}"
             )
-        if x.shape[0] < 2:
+        if x.shape[-2] < 2:
             raise ValueError(
-                f"network {i}: representation of shape {x.shape} has fewer than 2 samples"
+                f"network {i}: representation of shape {x.shape} has fewer than 2 "
+                f"{'samples' if ndim == 2 else 'time steps'}"
             )
-        if x.shape[1] < 1:
-            raise ValueError(f"network {i}: representation of shape {x.shape} has no units")
-        if arrays and x.shape[0] != arrays[0].shape[0]:
+        if min(x.shape) < 1:
+            raise ValueError(f"network {i}: representation of shape {x.shape} has an empty axis")
+        if arrays and x.shape[:-1] != arrays[0].shape[:-1]:
             raise ValueError(
                 f"network {i}: representation has shape {x.shape} but network 0 has "
-                f"shape {arrays[0].shape}; all networks need the same n_samples"
+                f"shape {arrays[0].shape}; all networks need the same {SHARED[ndim]}"
             )
         n_bad = int(np.count_nonzero(~np.isfinite(x)))
         if n_bad:

@@ -26,6 +26,7 @@ from rnn_analysis.similarity.base import (
     MissingRepresentation,
     SimilarityMetric,
     centre,
+    validate_representations,
 )
 
 #: Coordinates the operator can be fitted in (see :class:`DSA`).
@@ -488,31 +489,7 @@ class DSA(SimilarityMetric[DSAPrepared]):
         ValueError
             Naming the network index and shape.
         """
-        arrays: list[NDArray[np.float64]] = []
-        for i, rep in enumerate(representations):
-            try:
-                x = np.asarray(rep, dtype=np.float64)
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"network {i}: representation is not numeric: {err}") from err
-            if x.ndim != 3:
-                raise ValueError(
-                    f"network {i}: representation must be 3-D [n_trials, n_time, n_units], "
-                    f"got shape {x.shape}"
-                )
-            if min(x.shape) < 1:
-                raise ValueError(f"network {i}: representation of shape {x.shape} is empty")
-            if arrays and x.shape[:2] != arrays[0].shape[:2]:
-                raise ValueError(
-                    f"network {i}: representation has shape {x.shape} but network 0 has "
-                    f"shape {arrays[0].shape}; all networks need the same trials and time steps"
-                )
-            n_bad = int(np.count_nonzero(~np.isfinite(x)))
-            if n_bad:
-                raise ValueError(
-                    f"network {i}: representation of shape {x.shape} has {n_bad} non-finite values"
-                )
-            arrays.append(x)
-        return arrays
+        return validate_representations(representations, ndim=3)
 
     def prepare(self, x: NDArray[np.float64]) -> DSAPrepared:
         """Fit the operator of one network's trajectories [n_trials, n_time, n_units].
