@@ -83,6 +83,9 @@ class JobParams(Hyperparameters):
     aggregate_threads : int, default 1
     aggregate_mem_mb : int, default 4000
     aggregate_runtime : int, default 60
+    aggregate_gpus : int, default 0
+        GPUs requested per ``aggregate`` job (its batched pair computations use one
+        when ``aggregate.device`` is "auto" or "cuda").
     """
 
     seeds_per_job: int = 2
@@ -97,6 +100,7 @@ class JobParams(Hyperparameters):
     aggregate_threads: int = 1
     aggregate_mem_mb: int = 4000
     aggregate_runtime: int = 60
+    aggregate_gpus: int = 0
 
     def __post_init__(self) -> None:
         if self.seeds_per_job < 1:

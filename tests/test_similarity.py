@@ -267,6 +267,20 @@ def test_svcca_invariances_and_limits(rng: np.random.Generator) -> None:
         get_metric("svcca", variance_fraction=0.0)
 
 
+def test_svcca_invariance_to_invertible_maps_needs_every_component(
+    rng: np.random.Generator,
+) -> None:
+    """Keeping every component, SVCCA is CCA and ignores any invertible map of the units;
+    the 95% truncation depends on the variance spectrum, which such a map changes."""
+    x, y = random_rep(rng, 10), random_rep(rng, 10)
+    mixed = x @ random_invertible(rng, 10) + 2.0
+    full = get_metric("svcca", variance_fraction=1.0)
+    assert full(mixed, y) == pytest.approx(full(x, y), abs=1e-8)
+    assert full(x, mixed) == pytest.approx(0.0, abs=1e-8)
+    truncated = get_metric("svcca")
+    assert truncated(x, mixed) > 1e-3
+
+
 def reference_procrustes(x: NDArray, y: NDArray) -> float:
     """Angle after the optimal rotation of zero-padded, normalised representations."""
     width = max(x.shape[1], y.shape[1])

@@ -262,13 +262,15 @@ def test_tiny_config_fixture_is_consistent() -> None:
     yaml.safe_dump(TINY_CONFIG)
 
 
-def test_gpu_request_reaches_train_jobs(tmp_path: Path) -> None:
-    config = write_config(tmp_path, {"jobs": {"train_gpus": 1}})
+def test_gpu_request_reaches_train_and_aggregate_jobs(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"jobs": {"train_gpus": 1, "aggregate_gpus": 2}})
     proc = snakemake(tmp_path, config, "--dry-run")
     blocks = proc.stdout.split("rule ")
     train = [b for b in blocks if b.startswith("train_seeds")]
     analyze = [b for b in blocks if b.startswith("analyze")]
+    aggregate = [b for b in blocks if b.startswith("aggregate")]
     assert train and all("gpu=1" in b for b in train)
+    assert aggregate and all("gpu=2" in b for b in aggregate)
     assert analyze and not any("gpu=" in b for b in analyze)
 
 

@@ -17,6 +17,7 @@ rule aggregate:
     resources:
         mem_mb=SWEEP.jobs.aggregate_mem_mb,
         runtime=SWEEP.jobs.aggregate_runtime,
+        **({"gpu": SWEEP.jobs.aggregate_gpus} if SWEEP.jobs.aggregate_gpus > 0 else {}),
     conda:
         ENV
     script:
