@@ -376,3 +376,27 @@ def test_cuda_requested_without_gpu() -> None:
         pytest.skip("a GPU is visible")
     with pytest.raises(RuntimeError, match="'cuda'.*no GPU"):
         pairwise_distances([np.eye(3), np.eye(3)], "cka", device="cuda")
+
+
+@pytest.mark.parametrize("metric", ["cca", "cka", "procrustes", "dsa", "topology"])
+def test_pairwise_progress_counts_every_pair(
+    rng: np.random.Generator, metric: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress lines reach the log and end at n(n-1)/2 pairs, whatever the batching."""
+    from rnn_analysis.similarity import base, batched
+
+    monkeypatch.setattr(batched, "TILE_BYTES", 8 * (2 * 12) ** 2)
+    monkeypatch.setattr(base.PairProgress.__init__, "__defaults__", (0.0,))
+    m = get_metric(metric)
+    if metric == "dsa":
+        reps = [rng.standard_normal((2, 30, 3)).cumsum(axis=1) for _ in range(5)]
+    elif metric == "topology":
+        from rnn_analysis.analysis.reduced_graph import LabelledGraph
+
+        reps = [LabelledGraph(("a",) * (k + 1), ((0, k, "e"),)) for k in range(5)]
+    else:
+        reps = [random_rep(rng, n) for n in (4, 9, 6, 12, 3)]
+    lines: list[str] = []
+    m.pairwise(reps, log=lines.append)
+    assert lines and lines[-1].startswith(f"{metric}: 10/10 pairs (100%)")
+    assert "ETA" in lines[-1]

@@ -129,7 +129,7 @@ def pairwise_matrix(
     while True:
         keep = [i for i in range(n) if not reasons[i]]
         try:
-            sub = metric.pairwise([representations[i] for i in keep], device=device)
+            sub = metric.pairwise([representations[i] for i in keep], device=device, log=log)
             break
         except ValueError as err:
             found = re.match(r"network (\d+): (.*)", str(err), flags=re.S)

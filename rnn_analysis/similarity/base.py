@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
@@ -12,6 +13,7 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from rnn_analysis.registry import Registry
+from rnn_analysis.training.progress import format_seconds
 
 P = TypeVar("P")
 AttrValue = float | int | str
@@ -119,6 +121,39 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return torch.device(device)
 
 
+class PairProgress:
+    """Progress lines of a pairwise computation: pairs done, rate, elapsed time, ETA.
+
+    One line at most every ``min_interval`` seconds, and one when the last pair is done.
+    """
+
+    def __init__(
+        self, name: str, total: int, log: Callable[[str], None], min_interval: float = 30.0
+    ) -> None:
+        self.name = name
+        self.total = total
+        self.log = log
+        self.min_interval = min_interval
+        self.done = 0
+        self.start = time.perf_counter()
+        self.last = self.start
+
+    def advance(self, pairs: int) -> None:
+        """Count ``pairs`` more pairs as done."""
+        self.done += pairs
+        now = time.perf_counter()
+        if now - self.last < self.min_interval and self.done < self.total:
+            return
+        self.last = now
+        elapsed = now - self.start
+        rate = self.done / elapsed if elapsed > 0 else float("nan")
+        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+        self.log(
+            f"{self.name}: {self.done}/{self.total} pairs ({100 * self.done / self.total:.0f}%) "
+            f"| {rate:.1f} pairs/s | elapsed {format_seconds(elapsed)} | ETA {format_seconds(eta)}"
+        )
+
+
 class SimilarityMetric(ABC, Generic[P]):
     """A distance between two networks.
 
@@ -213,8 +248,14 @@ class SimilarityMetric(ABC, Generic[P]):
         a, b = self._prepare_all(self.validate([x, y]))
         return self.distance(a, b)
 
+    _progress: PairProgress | None = None
+
     def pairwise(
-        self, representations: Sequence[Any], *, device: str | torch.device | None = None
+        self,
+        representations: Sequence[Any],
+        *,
+        device: str | torch.device | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> NDArray[np.float64]:
         """Symmetric [n, n] distance matrix between n representations.
 
@@ -228,6 +269,9 @@ class SimilarityMetric(ABC, Generic[P]):
         device
             Where batched pair computations run: ``None`` or ``"cpu"``, ``"cuda"``,
             or ``"auto"`` (the GPU when one is visible).
+        log
+            Where progress lines of long computations go (see :class:`PairProgress`);
+            none when not given.
 
         Returns
         -------
@@ -238,7 +282,12 @@ class SimilarityMetric(ABC, Generic[P]):
         n = len(prepared)
         if n < 2:
             return np.zeros((n, n))
-        upper = self._upper_triangle(prepared, resolve_device(device))
+        if log is not None:
+            self._progress = PairProgress(self.name, n * (n - 1) // 2, log)
+        try:
+            upper = self._upper_triangle(prepared, resolve_device(device))
+        finally:
+            self._progress = None
         upper = np.triu(np.clip(upper, 0.0, 1.0), k=1)
         return upper + upper.T
 
@@ -251,6 +300,12 @@ class SimilarityMetric(ABC, Generic[P]):
                 raise ValueError(f"network {i}: {err}") from err
         return prepared
 
+    def _advance(self, pairs: int) -> None:
+        """Report ``pairs`` more pairs as done (implementations of
+        :meth:`_upper_triangle` call it after each batch)."""
+        if self._progress is not None:
+            self._progress.advance(pairs)
+
     def _upper_triangle(self, prepared: list[P], device: torch.device) -> NDArray[np.float64]:
         """[n, n] array whose strict upper triangle holds the distances."""
         n = len(prepared)
@@ -258,6 +313,7 @@ class SimilarityMetric(ABC, Generic[P]):
         for i in range(n):
             for j in range(i + 1, n):
                 out[i, j] = self.distance(prepared[i], prepared[j])
+            self._advance(n - i - 1)
         return out
 
 

@@ -61,6 +61,7 @@ def pairwise_reduce(
     device: torch.device,
     *,
     tile: int | None = None,
+    on_pairs: Callable[[int], None] | None = None,
 ) -> NDArray[np.float64]:
     """``reduce(X_iᵀ X_j)`` for every pair ``i < j`` of networks.
 
@@ -74,6 +75,8 @@ def pairwise_reduce(
         Where the products and reductions run.
     tile
         Networks per tile; by default as many as fit :data:`TILE_BYTES`.
+    on_pairs
+        Called with the number of pairs of each tile once it is done.
 
     Returns
     -------
@@ -102,4 +105,6 @@ def pairwise_reduce(
                 out[i0 + ii.cpu().numpy(), j0 + jj.cpu().numpy()] = values.cpu().numpy()
             else:
                 out[i0:i1, j0:j1] = reduce(blocks).cpu().numpy()
+            if on_pairs is not None:
+                on_pairs(len(values) if j0 == i0 else (i1 - i0) * (j1 - j0))
     return out

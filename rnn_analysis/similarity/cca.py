@@ -62,5 +62,5 @@ class CCA(SimilarityMetric[NDArray[np.float64]]):
         self, prepared: list[NDArray[np.float64]], device: torch.device
     ) -> NDArray[np.float64]:
         ranks = np.array([q.shape[1] for q in prepared])
-        rho_sum = pairwise_reduce(prepared, nuclear_norm, device)
+        rho_sum = pairwise_reduce(prepared, nuclear_norm, device, on_pairs=self._advance)
         return 1.0 - rho_sum / np.minimum(ranks[:, None], ranks[None, :])

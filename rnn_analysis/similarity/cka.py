@@ -62,5 +62,7 @@ class CKA(SimilarityMetric[CKAPrepared]):
         self, prepared: list[CKAPrepared], device: torch.device
     ) -> NDArray[np.float64]:
         norms = np.array([p.self_norm for p in prepared])
-        cross = pairwise_reduce([p.data for p in prepared], squared_frobenius, device)
+        cross = pairwise_reduce(
+            [p.data for p in prepared], squared_frobenius, device, on_pairs=self._advance
+        )
         return 1.0 - cross / (norms[:, None] * norms[None, :])

@@ -565,6 +565,7 @@ class DSA(SimilarityMetric[DSAPrepared]):
                 tol=self.tol,
             )
             out.append(angles.cpu().numpy())
+            self._advance(len(out[-1]))
         return np.concatenate(out)
 
     def _upper_triangle(

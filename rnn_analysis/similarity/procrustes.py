@@ -48,7 +48,9 @@ class Procrustes(SimilarityMetric[NDArray[np.float64]]):
     def _upper_triangle(
         self, prepared: list[NDArray[np.float64]], device: torch.device
     ) -> NDArray[np.float64]:
-        nuclear = np.clip(pairwise_reduce(prepared, nuclear_norm, device), -1.0, 1.0)
+        nuclear = np.clip(
+            pairwise_reduce(prepared, nuclear_norm, device, on_pairs=self._advance), -1.0, 1.0
+        )
         out = np.arccos(nuclear) / (np.pi / 2)
         # arccos loses half the digits near 0: redo the few near-identical pairs exactly.
         close = np.triu(out < CHORD_BELOW / (np.pi / 2), k=1)
