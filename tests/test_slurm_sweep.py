@@ -54,6 +54,55 @@ def test_tiny_sweep_through_slurm(slurm_cluster: LocalSlurmCluster, tmp_path: Pa
         ["sacct", "-X", "-n", "-P", "-o", "JobName,State,Account,Partition"]
     ).stdout.split()
     completed = [r for r in rows if r.split("|")[1] == "COMPLETED"]
-    # One training job (both seeds together), two analyses, one aggregate.
-    assert len(completed) >= 4, rows
+    # One training job (both seeds together), one group job with both analyses (the
+    # profile groups analyze jobs), one aggregate; figures and overview run locally.
+    assert len(completed) == 3, rows
+    assert "analyses" in log, log[-3000:]
     assert all(r.split("|")[2] == slurm_cluster.account for r in completed)
+
+
+def test_training_jobs_as_slurm_arrays(slurm_cluster: LocalSlurmCluster, tmp_path: Path) -> None:
+    """With the executor's job arrays, the train jobs of a seed group are one submission."""
+    config = write_config(
+        tmp_path,
+        {
+            "grid": {"architecture": ["vanilla"], "noise": [0.0, 0.1], "seeds": 2},
+            "learning_rules": {"bptt": {"max_iterations": 25}},
+            "jobs": {"seeds_per_job": 1},
+            "aggregate": {"metrics": ["cka"]},
+        },
+    )
+
+    def jobs() -> list[str]:
+        return slurm_cluster.run(["sacct", "-X", "-n", "-P", "-o", "JobID,State"]).stdout.split()
+
+    before = set(jobs())
+    proc = snakemake(
+        tmp_path,
+        config,
+        "--executor",
+        "slurm",
+        "--profile",
+        str(REPO / "workflow" / "profiles" / "slurm"),
+        "--slurm-array-jobs=all",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--latency-wait",
+        "5",
+        "--retries",
+        "0",
+        env=slurm_cluster.env,
+        timeout=600,
+    )
+    log = proc.stdout + proc.stderr
+    metas = sorted((tmp_path / "results" / "networks").rglob("meta.json"))
+    assert len(metas) == 4, log[-3000:]
+    rows = [r for r in jobs() if r not in before]
+    assert all(r.endswith("|COMPLETED") for r in rows), rows
+    job_ids = [r.split("|")[0] for r in rows]
+    array_tasks = [j for j in job_ids if "_" in j]
+    # four trainings as two arrays (one per seed group), then one group job with the
+    # four analyses and one aggregate job: four submissions in all
+    assert len(array_tasks) == 4, rows
+    assert len({j.split("_")[0] for j in array_tasks}) == 2, rows
+    assert len(job_ids) - len(array_tasks) == 2, rows
