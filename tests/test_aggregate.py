@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rnn_analysis.aggregate.task import pairwise_matrix
 from rnn_analysis.similarity import get_metric
@@ -41,3 +42,14 @@ def test_a_network_with_other_probe_samples_is_left_out_with_its_shape() -> None
     assert "(40, 3)" in reasons[1]
     assert np.isnan(matrix[1]).all()
     assert 0 < matrix[0, 2] < 1
+
+
+def test_unreadable_analysis_names_its_file(tmp_path) -> None:
+    from rnn_analysis.aggregate.task import aggregate_task
+
+    bad = tmp_path / "analysis.nc"
+    bad.write_text("not netCDF")
+    with pytest.raises(ValueError, match=r"analysis\.nc: cannot read the analysis dataset"):
+        aggregate_task(
+            "flipflop", {}, [bad], tmp_path / "s.nc", tmp_path / "m.nc", log=lambda _: None
+        )

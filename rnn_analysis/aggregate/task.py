@@ -164,8 +164,11 @@ def aggregate_task(
     missing: dict[str, dict[str, str]] = {name: {} for name in metrics}
     graphs: list[tuple[int, LabelledGraph]] = []
     for path in analyses:
-        with xr.open_dataset(path) as ds:
-            ds = ds.load()
+        try:
+            with xr.open_dataset(path) as ds:
+                ds = ds.load()
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path}: cannot read the analysis dataset: {err}") from err
         if ds.attrs.get("task") != task:
             raise ValueError(f"{path}: belongs to task {ds.attrs.get('task')!r}, not {task!r}")
         row = {axis: ds.attrs[axis] for axis in NETWORK_AXES}

@@ -45,13 +45,14 @@ def tile_size(width: int, n: int, dtype: torch.dtype = torch.float64) -> int:
 def stack_padded(
     arrays: Sequence[NDArray[np.float64]], device: torch.device
 ) -> tuple[torch.Tensor, int]:
-    """Stack [n_samples, k_i] arrays into a zero-padded [n, n_samples, k] tensor."""
+    """Stack [n_samples, k_i] arrays, transposed, into a zero-padded [n, k, n_samples]
+    tensor (the rows of a tile of networks are then one contiguous block)."""
     width = max(a.shape[1] for a in arrays)
     stacked = torch.zeros(
-        (len(arrays), arrays[0].shape[0], width), dtype=torch.float64, device=device
+        (len(arrays), width, arrays[0].shape[0]), dtype=torch.float64, device=device
     )
     for i, a in enumerate(arrays):
-        stacked[i, :, : a.shape[1]] = torch.from_numpy(np.ascontiguousarray(a)).to(device)
+        stacked[i, : a.shape[1]] = torch.from_numpy(np.ascontiguousarray(a.T)).to(device)
     return stacked, width
 
 
@@ -87,11 +88,9 @@ def pairwise_reduce(
     out = np.zeros((n, n))
     if n < 2:
         return out
-    stacked, width = stack_padded(arrays, device)
-    n_samples = stacked.shape[1]
+    rows, width = stack_padded(arrays, device)
+    n_samples = rows.shape[2]
     t = tile or tile_size(width, n)
-    # [n, k, n_samples]: the rows of one tile are contiguous.
-    rows = stacked.transpose(1, 2).contiguous()
     for i0 in range(0, n, t):
         i1 = min(n, i0 + t)
         left = rows[i0:i1].reshape(-1, n_samples)
