@@ -304,3 +304,14 @@ def test_invalid_arguments_are_rejected(grid: xr.Dataset) -> None:
         silhouette(np.zeros((3, 3)), ["a", "b"])
     with pytest.raises(ValueError, match=r"weights\[0, 1\] = -1.0"):
         weighted_scores(np.zeros((2, 2)), ["a", "b"], [[1, -1]])
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_no_or_one_network_gives_nan_not_an_error(n: int) -> None:
+    """A task whose networks all diverged still gets a (NaN) factor summary and table."""
+    similarity = make_similarity({"geo": np.zeros((n, n))}, ["gru"] * n, ["bptt"] * n, [0.0] * n)
+    summary = factor_summary(similarity, n_bootstrap=20)
+    assert summary["silhouette"].isnull().all()
+    assert summary["between_within_ci"].isnull().all()
+    assert int(summary["n_networks"].sel(metric="geo")) == n
+    assert any("geo" in line for line in factor_table(summary))

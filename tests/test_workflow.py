@@ -310,6 +310,44 @@ def test_aggregate_leaves_diverged_networks_out_of_similarity(
         assert "iteration 7" in str(summary["status_reason"].values[diverged][0])
 
 
+@pytest.mark.slow
+def test_a_task_whose_networks_all_diverged_still_aggregates_and_plots(
+    tiny_sweep: Path, tmp_path: Path
+) -> None:
+    import xarray as xr
+
+    from rnn_analysis.aggregate.overview import write_overview
+    from rnn_analysis.aggregate.task import aggregate_task
+    from rnn_analysis.report.embedding import mds_figures
+    from rnn_analysis.report.factors import factor_report
+
+    copies = []
+    for i, path in enumerate(sorted((tiny_sweep / "results" / "networks").rglob("analysis.nc"))):
+        with xr.open_dataset(path) as ds:
+            ds = ds.load()
+        ds.attrs.update(status="diverged", status_reason="non-finite loss at iteration 3")
+        copies.append(tmp_path / f"analysis{i}.nc")
+        ds.to_netcdf(copies[-1])
+    metrics = ["cca", "topology"]
+    similarity, summary, factors = aggregate_task(
+        "flipflop",
+        {"metrics": metrics},
+        copies,
+        tmp_path / "similarity.nc",
+        tmp_path / "summary.nc",
+        tmp_path / "factors.nc",
+        log=lambda _: None,
+    )
+    assert similarity.sizes["network"] == 0 and summary.sizes["network"] == len(copies)
+    assert factors["silhouette"].isnull().all()
+    pngs = [tmp_path / f"mds_{m}.png" for m in metrics]
+    mds_figures(tmp_path / "similarity.nc", metrics, pngs, ["architecture", "noise"])
+    factor_report(tmp_path / "factors.nc", *(tmp_path / f"f.{x}" for x in ("tsv", "html", "png")))
+    assert all(p.stat().st_size > 0 for p in pngs)
+    text = write_overview([tmp_path / "summary.nc"], [tmp_path / "factors.nc"], None)
+    assert "diverged" in text and "non-finite loss" in text
+
+
 #: A sweep over all four learning rules on the learning-rules study's decision task, in
 #: which BPTT is forced to diverge (a huge step, no clipping).
 FOUR_RULES = {

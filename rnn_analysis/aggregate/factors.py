@@ -398,6 +398,8 @@ def factor_summary(
         left_out.append(", ".join(np.sort(keys[order[~keep]])))
         weights = bootstrap_weights(n, int(n_bootstrap), seed).astype(np.float64)
         for f, factor in enumerate(factors):
+            if n < 2:
+                continue  # nothing to separate: NaN, as for a single level
             codes, n_groups = _group_codes(labels[factor][keep], n, name=factor)
             point = _scores(d, codes, n_groups, np.ones((1, n)))
             if not point.valid[0]:
