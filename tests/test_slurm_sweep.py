@@ -15,7 +15,14 @@ from .conftest import REPO, snakemake, write_config
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 
+def sacct_rows(cluster: LocalSlurmCluster, fields: str) -> list[str]:
+    """One ``|``-separated row per job (array tasks separately, no job steps)."""
+    return cluster.run(["sacct", "-X", "-n", "-P", "-o", fields]).stdout.split()
+
+
 def test_tiny_sweep_through_slurm(slurm_cluster: LocalSlurmCluster, tmp_path: Path) -> None:
+    fields = "JobID,State,Account,Partition"
+    before = set(sacct_rows(slurm_cluster, fields))
     config = write_config(
         tmp_path,
         {
@@ -50,9 +57,7 @@ def test_tiny_sweep_through_slurm(slurm_cluster: LocalSlurmCluster, tmp_path: Pa
     assert sorted(summary["seed"].values.tolist()) == [0, 1]
     assert (results / "overview.txt").is_file()
 
-    rows = slurm_cluster.run(
-        ["sacct", "-X", "-n", "-P", "-o", "JobName,State,Account,Partition"]
-    ).stdout.split()
+    rows = [r for r in sacct_rows(slurm_cluster, fields) if r not in before]
     completed = [r for r in rows if r.split("|")[1] == "COMPLETED"]
     # One training job (both seeds together), one group job with both analyses (the
     # profile groups analyze jobs), one aggregate; figures and overview run locally.
@@ -73,10 +78,7 @@ def test_training_jobs_as_slurm_arrays(slurm_cluster: LocalSlurmCluster, tmp_pat
         },
     )
 
-    def jobs() -> list[str]:
-        return slurm_cluster.run(["sacct", "-X", "-n", "-P", "-o", "JobID,State"]).stdout.split()
-
-    before = set(jobs())
+    before = set(sacct_rows(slurm_cluster, "JobID,State"))
     proc = snakemake(
         tmp_path,
         config,
@@ -97,7 +99,7 @@ def test_training_jobs_as_slurm_arrays(slurm_cluster: LocalSlurmCluster, tmp_pat
     log = proc.stdout + proc.stderr
     metas = sorted((tmp_path / "results" / "networks").rglob("meta.json"))
     assert len(metas) == 4, log[-3000:]
-    rows = [r for r in jobs() if r not in before]
+    rows = [r for r in sacct_rows(slurm_cluster, "JobID,State") if r not in before]
     assert all(r.endswith("|COMPLETED") for r in rows), rows
     job_ids = [r.split("|")[0] for r in rows]
     array_tasks = [j for j in job_ids if "_" in j]
