@@ -51,6 +51,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("config")
     p = sub.add_parser("overview", help="print the overview of finished aggregates")
     p.add_argument("results", help="the results folder of a sweep")
+    p = sub.add_parser(
+        "launch-training",
+        help="train the sweep's networks as a submitit job array (Snakemake does the rest)",
+    )
+    p.add_argument("config", help="the sweep's config file")
+    p.add_argument("--workdir", default=".", help="where Snakemake runs (results/ is under it)")
+    p.add_argument("--folder", default="submitit", help="submitit's own job files and logs")
+    p.add_argument("--cluster", default=None, help="submitit cluster: slurm, local or debug")
+    p.add_argument("--partition", default=None)
+    p.add_argument("--account", default=None)
+    p.add_argument("--parallelism", type=int, default=256, help="array tasks running at once")
+    p.add_argument("--all", action="store_true", help="also resubmit finished training jobs")
+    p.add_argument("--wait", action="store_true", help="wait for the jobs and print statuses")
+    p.add_argument("--dry-run", action="store_true", help="list the jobs, submit nothing")
     args = parser.parse_args(argv)
 
     if args.command == "check-config":
@@ -63,6 +77,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"invalid config: {err}", file=sys.stderr)
             return 2
         print(f"{args.config}: {len(sweep.networks)} networks in {len(sweep.cells)} grid cells")
+    elif args.command == "launch-training":
+        from rnn_analysis.config import load_config
+        from rnn_analysis.errors import ConfigError
+        from rnn_analysis.launch import launch_training, training_jobs, wait_for
+
+        try:
+            sweep = load_config(args.config)
+        except ConfigError as err:
+            print(f"invalid config: {err}", file=sys.stderr)
+            return 2
+        if args.dry_run:
+            jobs = training_jobs(sweep, args.workdir)
+            for job in jobs:
+                print(f"{'done' if job.done() else 'todo'}  {job.name}")
+            print(f"{sum(not j.done() for j in jobs)} of {len(jobs)} training jobs to submit")
+            return 0
+        submitted = launch_training(
+            sweep,
+            args.folder,
+            workdir=args.workdir,
+            cluster=args.cluster,
+            partition=args.partition,
+            account=args.account,
+            only_missing=not args.all,
+            slurm_array_parallelism=args.parallelism,
+        )
+        if args.wait:
+            wait_for(submitted)
     elif args.command == "overview":
         from rnn_analysis.aggregate.overview import write_overview
 

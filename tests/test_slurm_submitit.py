@@ -1,0 +1,72 @@
+"""Training through submitit job arrays on the private SLURM cluster, finished by Snakemake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rnn_analysis.config import load_config
+from rnn_analysis.launch import launch_training, training_jobs, wait_for
+from tests.slurm_cluster import LocalSlurmCluster
+
+from .conftest import deep_update, snakemake, write_config
+from .test_workflow import planned_jobs
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+SWEEP = {
+    "grid": {"architecture": ["vanilla"], "noise": [0.0, 0.1], "seeds": 2},
+    "learning_rules": {"bptt": {"max_iterations": 50}},
+    "jobs": {"seeds_per_job": 1},
+    "aggregate": {"metrics": ["cka"]},
+}
+
+
+def test_half_a_sweep_through_submitit_then_snakemake_retrains_nothing(
+    slurm_cluster: LocalSlurmCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in slurm_cluster.env.items():
+        monkeypatch.setenv(key, value)
+    full = write_config(tmp_path, SWEEP)
+    half = tmp_path / "half.yaml"
+    half.write_text(
+        yaml.safe_dump(deep_update(yaml.safe_load(full.read_text()), {"grid": {"noise": [0.0]}}))
+    )
+
+    sweep = load_config(half)
+    jobs = launch_training(
+        sweep,
+        tmp_path / "submitit",
+        workdir=tmp_path,
+        cluster="slurm",
+        partition=slurm_cluster.partition,
+        account=slurm_cluster.account,
+        timeout_min=10,
+        log=lambda _: None,
+    )
+    assert len(jobs) == 2  # seeds 0 and 1 of the noise-0 cell, one array
+    assert len({job.job_id.split("_")[0] for job in jobs}) == 1
+    statuses = wait_for(jobs, log=lambda _: None)
+    assert all(s in ("converged", "not_converged") for job in statuses for s in job)
+    trained = {job.folders[0]: job for job in training_jobs(sweep, tmp_path)}
+    assert all(job.done() for job in trained.values())
+    meta_times = {f: (Path(f) / "meta.json").stat().st_mtime_ns for f in trained}
+    log = Path(next(iter(trained.values())).log_file)
+    assert "training 1 network(s)" in log.read_text()
+
+    # nothing left to submit for the half; the full grid has the other cell to train
+    assert launch_training(sweep, tmp_path / "submitit", workdir=tmp_path, log=print) == []
+    planned = planned_jobs(snakemake(tmp_path, full, "--dry-run").stdout)
+    trainings = [out for rule, out in planned if rule.startswith("train")]
+    assert trainings and all("/noise0.1/" in out for out in trainings), trainings
+
+    snakemake(tmp_path, full, "--cores", "2")
+    for folder, before in meta_times.items():
+        assert (Path(folder) / "meta.json").stat().st_mtime_ns == before, folder
+    metas = sorted((tmp_path / "results" / "networks").rglob("meta.json"))
+    assert len(metas) == 4
+    assert all(json.loads(m.read_text())["status"] for m in metas)
+    assert (tmp_path / "results" / "overview.txt").is_file()
