@@ -83,6 +83,11 @@ class JobParams(Hyperparameters):
     aggregate_threads : int, default 1
     aggregate_mem_mb : int, default 4000
     aggregate_runtime : int, default 60
+    checkpoint_minutes : float, default 10
+        Least minutes between two checkpoints of a ``train`` job (saved at validation
+        points); a restarted job (``--retries``, ``--slurm-requeue``, a submitit requeue,
+        a rerun) resumes from its last checkpoint. 0 keeps none. Not part of any
+        network's spec: changing it retrains nothing.
     aggregate_gpus : int, default 0
         GPUs requested per ``aggregate`` job (its batched pair computations use one
         when ``aggregate.device`` is "auto" or "cuda").
@@ -101,12 +106,15 @@ class JobParams(Hyperparameters):
     aggregate_mem_mb: int = 4000
     aggregate_runtime: int = 60
     aggregate_gpus: int = 0
+    checkpoint_minutes: float = 10.0
 
     def __post_init__(self) -> None:
         if self.seeds_per_job < 1:
             raise ValueError(f"seeds_per_job must be >= 1, got {self.seeds_per_job}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.checkpoint_minutes < 0:
+            raise ValueError(f"checkpoint_minutes must be >= 0, got {self.checkpoint_minutes}")
 
 
 @dataclass(frozen=True)

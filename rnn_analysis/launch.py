@@ -22,7 +22,14 @@ from typing import Any
 from rnn_analysis.config import Network, Sweep, format_noise
 from rnn_analysis.io import META_FILE, MODEL_FILE
 
-__all__ = ["TrainingJob", "launch_training", "run_training_job", "training_jobs"]
+__all__ = [
+    "TrainingJob",
+    "TrainingTask",
+    "launch_training",
+    "run_training_job",
+    "training_jobs",
+    "wait_for",
+]
 
 
 @dataclass(frozen=True)
@@ -39,12 +46,15 @@ class TrainingJob:
         Where the job's log goes (the path the Snakemake rule uses).
     device
         ``jobs.device`` of the config.
+    checkpoint_minutes
+        ``jobs.checkpoint_minutes`` of the config.
     """
 
     specs: tuple[dict[str, Any], ...]
     folders: tuple[str, ...]
     log_file: str
     device: str
+    checkpoint_minutes: float = 0.0
 
     @property
     def name(self) -> str:
@@ -79,6 +89,7 @@ def training_jobs(sweep: Sweep, workdir: str | Path = ".") -> list[TrainingJob]:
                         results / "logs" / "train" / cell / f"seeds{seeds[0]}-{seeds[-1]}.log"
                     ),
                     device=sweep.jobs.device,
+                    checkpoint_minutes=sweep.jobs.checkpoint_minutes,
                 )
             )
     return jobs
@@ -90,7 +101,31 @@ def run_training_job(job: TrainingJob, threads: int = 1) -> list[str]:
     from rnn_analysis.training.run import train_ensemble
 
     with run_logged(job.log_file, threads) as log:
-        return train_ensemble(list(job.specs), list(job.folders), device=job.device, log=log)
+        return train_ensemble(
+            list(job.specs),
+            list(job.folders),
+            device=job.device,
+            log=log,
+            checkpoint_minutes=job.checkpoint_minutes,
+        )
+
+
+class TrainingTask:
+    """What a submitit job runs: :func:`run_training_job`, requeued from its checkpoint.
+
+    On a timeout or preemption submitit calls :meth:`checkpoint`, which resubmits the
+    same job; it resumes from the checkpoint the training saved (see
+    ``jobs.checkpoint_minutes``). Subclassing ``submitit.helpers.Checkpointable`` is
+    avoided so that this module imports without submitit.
+    """
+
+    def __call__(self, job: TrainingJob, threads: int = 1) -> list[str]:
+        return run_training_job(job, threads)
+
+    def checkpoint(self, job: TrainingJob, threads: int = 1) -> Any:
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self, job, threads)
 
 
 def launch_training(
@@ -156,7 +191,7 @@ def launch_training(
         defaults["slurm_account"] = account
     executor.update_parameters(**{**defaults, **parameters})
     threads = [sweep.jobs.train_threads] * len(todo)
-    submitted = executor.map_array(run_training_job, todo, threads)
+    submitted = executor.map_array(TrainingTask(), todo, threads)
     for job, task in zip(todo, submitted, strict=True):
         log(f"{task.job_id}: {job.name}")
     return submitted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,50 @@ def test_half_a_sweep_through_submitit_then_snakemake_retrains_nothing(
     assert len(metas) == 4
     assert all(json.loads(m.read_text())["status"] for m in metas)
     assert (tmp_path / "results" / "overview.txt").is_file()
+
+
+def test_preempted_submitit_training_is_requeued_and_resumes(
+    slurm_cluster: LocalSlurmCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """submitit requeues a preempted job, which resumes from its checkpoint (that the
+    resumed training ends with the uninterrupted weights is checked for every rule in
+    test_checkpoint.py and through Snakemake in test_workflow.py)."""
+    import time
+
+    for key, value in slurm_cluster.env.items():
+        monkeypatch.setenv(key, value)
+    config = write_config(
+        tmp_path,
+        {
+            "grid": {"architecture": ["vanilla"], "noise": [0.0], "seeds": 1},
+            "learning_rules": {"bptt": {"max_iterations": 2000}},
+            "training": {"stopping": {"threshold": 2.0}},
+            "jobs": {"seeds_per_job": 1, "checkpoint_minutes": 1.0e-9},
+        },
+    )
+    sweep = load_config(config)
+    (job,) = training_jobs(sweep, tmp_path)
+    (submitted,) = launch_training(
+        sweep,
+        tmp_path / "submitit",
+        workdir=tmp_path,
+        cluster="slurm",
+        partition=slurm_cluster.partition,
+        account=slurm_cluster.account,
+        timeout_min=10,
+        log=lambda _: None,
+    )
+    log = Path(job.log_file)
+    deadline = time.monotonic() + 300
+    while not (log.is_file() and "checkpoint saved at update 200" in log.read_text()):
+        assert time.monotonic() < deadline, "no checkpoint in time"
+        assert not submitted.done(), "the training ended before it could be preempted"
+        time.sleep(0.2)
+    submitted._interrupt()  # what SLURM does on preemption: USR2, then submitit requeues
+    (status,) = wait_for([submitted], log=lambda _: None)[0]
+    text = log.read_text()
+    resumed = re.search(r"resuming from the checkpoint at update (\d+)", text)
+    assert resumed and int(resumed.group(1)) >= 200, text[-2000:]
+    meta = json.loads((Path(job.folders[0]) / "meta.json").read_text())
+    assert (status, meta["iterations"]) == ("not_converged", 2000)
+    assert not (Path(job.folders[0]).parent / "checkpoint_seeds0-0.pt").exists()

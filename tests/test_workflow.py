@@ -257,6 +257,67 @@ def test_killed_run_resumes_without_retraining(tmp_path: Path) -> None:
         assert all(torch.isfinite(v).all() for v in state.values())
 
 
+@pytest.mark.slow
+def test_killed_training_resumes_from_its_checkpoint(tmp_path: Path, one_thread) -> None:
+    """A train job killed mid-way resumes from its last checkpoint when rerun, and ends
+    with exactly the weights of an uninterrupted training (CPU, one thread)."""
+    from rnn_analysis.config import load_config
+    from rnn_analysis.training.run import train_ensemble
+
+    config = write_config(
+        tmp_path,
+        {
+            "grid": {"architecture": ["vanilla"], "noise": [0.0], "seeds": 1},
+            "learning_rules": {"bptt": {"max_iterations": 2000}},
+            "training": {"stopping": {"threshold": 2.0}},
+            "jobs": {"seeds_per_job": 1, "checkpoint_minutes": 1.0e-9},
+        },
+    )
+    folder = tmp_path / "results" / "networks" / "flipflop" / "vanilla" / "bptt" / "noise0"
+    target = "results/networks/flipflop/vanilla/bptt/noise0/seed0/model.pt"
+    train_log = (
+        tmp_path / "results" / "logs" / "train" / "flipflop/vanilla/bptt/noise0/seeds0-0.log"
+    )
+    cmd = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory",
+        str(tmp_path), "--configfile", str(config), "--cores", "1", target,
+    ]  # fmt: skip
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+    )
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            if train_log.is_file() and "checkpoint saved at update 200" in train_log.read_text():
+                break
+            assert proc.poll() is None, "the run ended before it could be interrupted"
+            time.sleep(0.1)
+        else:
+            pytest.fail("no checkpoint was saved in time")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert (folder / "checkpoint_seeds0-0.pt").is_file()
+    assert not (folder / "seed0" / "meta.json").exists()
+
+    snakemake(tmp_path, config, "--unlock")
+    snakemake(tmp_path, config, "--cores", "1", "--rerun-incomplete", target)
+    resumed = re.search(r"resuming from the checkpoint at update (\d+)", train_log.read_text())
+    assert resumed and int(resumed.group(1)) >= 200, train_log.read_text()[-2000:]
+    assert not (folder / "checkpoint_seeds0-0.pt").exists()
+
+    sweep = load_config(config)
+    reference = tmp_path / "reference"
+    train_ensemble(
+        [sweep.training_spec(sweep.networks[0])], [reference], device="cpu", log=lambda _: None
+    )
+    a = torch.load(reference / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(folder / "seed0" / "model.pt", weights_only=False)["state_dict"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
 def test_tiny_config_fixture_is_consistent() -> None:
     assert deep_update(TINY_CONFIG, {})["grid"]["seeds"] == 2
     yaml.safe_dump(TINY_CONFIG)

@@ -68,6 +68,7 @@ class BPTT(LearningRule):
 
     name = "bptt"
     Params = BPTTParams
+    checkpoints = True
     params: BPTTParams
 
     def trained_parameters(self, model: Architecture) -> list[torch.nn.Parameter]:
@@ -94,8 +95,18 @@ class BPTT(LearningRule):
         frozen: dict[int, list[torch.Tensor]] = {}
         tracker.on_stop = lambda i: frozen.setdefault(i, [p.detach()[i].clone() for p in params])
         validation = context.validation_batch()
+        first = 1
+        resumed = context.checkpoint.load() if context.checkpoint is not None else None
+        if resumed is not None:
+            done, state = resumed
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            tracker.load_state_dict(state["tracker"])
+            frozen.update(state["frozen"])
+            context.set_generator_states(state["generators"])
+            first = done + 1
 
-        for iteration in range(1, hp.max_iterations + 1):
+        for iteration in range(first, hp.max_iterations + 1):
             if not tracker.active.any():
                 break
             active = tracker.active.copy()
@@ -137,5 +148,16 @@ class BPTT(LearningRule):
             if tracker.validation_due(iteration):
                 tracker.diverge(iteration, finite_networks(params), "weights")
                 tracker.validate(iteration, validate(model, task, validation))
+                if context.checkpoint is not None and context.checkpoint.due():
+                    context.checkpoint.save(
+                        iteration,
+                        {
+                            "model": model.state_dict(),
+                            "optimizer": optimizer.state_dict(),
+                            "tracker": tracker.state_dict(),
+                            "frozen": frozen,
+                            "generators": context.generator_states(),
+                        },
+                    )
 
         return tracker.results()

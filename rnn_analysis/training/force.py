@@ -168,6 +168,7 @@ class Force(LearningRule):
     """
 
     name = "force"
+    checkpoints = True
     Params = ForceParams
     params: ForceParams
     architectures = ("rate",)
@@ -232,8 +233,22 @@ class Force(LearningRule):
 
         for i in range(n_net):
             start_attempt(i)
+        first = 1
+        resumed = context.checkpoint.load() if context.checkpoint is not None else None
+        if resumed is not None:
+            done, state = resumed
+            with torch.no_grad():
+                model.load_state_dict(state["model"])
+                student.load_state_dict(state["student"])
+                for saved, live in zip(state["rls"], (p_mat, teacher, hint), strict=True):
+                    live.copy_(saved)
+            attempts[:] = state["attempts"]
+            frozen.update(state["frozen"])
+            tracker.load_state_dict(state["tracker"])
+            context.set_generator_states(state["generators"])
+            first = done + 1
 
-        for iteration in range(1, budget + 1):
+        for iteration in range(first, budget + 1):
             if not tracker.active.any():
                 break
             batch = stack_trials(task, 1, context.trial_generators, context.noise, device)
@@ -266,6 +281,23 @@ class Force(LearningRule):
                         f"{hp.max_attempts} ({hp.trials_per_attempt} trials); starting again"
                     )
                     start_attempt(int(i))
+            if (
+                tracker.validation_due(iteration)
+                and context.checkpoint is not None
+                and context.checkpoint.due()
+            ):
+                context.checkpoint.save(
+                    iteration,
+                    {
+                        "model": model.state_dict(),
+                        "student": student.state_dict(),
+                        "rls": (p_mat, teacher, hint),
+                        "attempts": attempts.copy(),
+                        "frozen": frozen,
+                        "tracker": tracker.state_dict(),
+                        "generators": context.generator_states(),
+                    },
+                )
 
         return tracker.results([{"attempts": int(a)} for a in attempts])
 

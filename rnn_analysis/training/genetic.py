@@ -130,6 +130,7 @@ class Genetic(LearningRule):
     """
 
     name = "genetic"
+    checkpoints = True
     Params = GeneticParams
     params: GeneticParams
 
@@ -165,8 +166,17 @@ class Genetic(LearningRule):
             population = init[:, None].repeat(1, p, 1)
             population[:, 1:] += hp.mutation_std * torch.stack(noise).to(device)
             cache: dict[tuple[int, ...], Architecture] = {}
+            first = 1
+            resumed = context.checkpoint.load() if context.checkpoint is not None else None
+            if resumed is not None:
+                done, state = resumed
+                model.load_state_dict(state["model"])
+                population = state["population"].to(device)
+                tracker.load_state_dict(state["tracker"])
+                context.set_generator_states(state["generators"])
+                first = done + 1
 
-            for generation in range(1, hp.max_generations + 1):
+            for generation in range(first, hp.max_generations + 1):
                 if not tracker.active.any():
                     break
                 idx = np.flatnonzero(tracker.active)
@@ -220,6 +230,20 @@ class Genetic(LearningRule):
                 offspring = members[local[:, None], chosen]
                 offspring[:, hp.n_elites :] += hp.mutation_std * torch.stack(mutations).to(device)
                 population[rows[local]] = offspring
+                if (
+                    tracker.validation_due(generation)
+                    and context.checkpoint is not None
+                    and context.checkpoint.due()
+                ):
+                    context.checkpoint.save(
+                        generation,
+                        {
+                            "model": model.state_dict(),
+                            "population": population,
+                            "tracker": tracker.state_dict(),
+                            "generators": context.generator_states(),
+                        },
+                    )
 
         extra = [{"population_size": p}] * model.n_networks
         return tracker.results(extra)

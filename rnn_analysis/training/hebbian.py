@@ -286,6 +286,7 @@ class Hebbian(LearningRule):
 
     name = "hebbian"
     Params = HebbianParams
+    checkpoints = True
     architectures = ("rate",)
     params: HebbianParams
 
@@ -305,8 +306,17 @@ class Hebbian(LearningRule):
         )
         validation = context.validation_batch()
         baseline = RewardBaseline(model.n_networks, hp.reward_trace)
+        first = 1
+        resumed = context.checkpoint.load() if context.checkpoint is not None else None
+        if resumed is not None:
+            done, state = resumed
+            model.load_state_dict(state["model"])
+            baseline.values = [dict(v) for v in state["baseline"]]
+            tracker.load_state_dict(state["tracker"])
+            context.set_generator_states(state["generators"])
+            first = done + 1
 
-        for update in range(1, hp.max_updates + 1):
+        for update in range(first, hp.max_updates + 1):
             if not tracker.active.any():
                 break
             active = np.flatnonzero(tracker.active)
@@ -320,6 +330,16 @@ class Hebbian(LearningRule):
                 tracker.diverge(update, finite, what)
             if tracker.validation_due(update):
                 tracker.validate(update, validate(model, context.task, validation))
+                if context.checkpoint is not None and context.checkpoint.due():
+                    context.checkpoint.save(
+                        update,
+                        {
+                            "model": model.state_dict(),
+                            "baseline": [dict(v) for v in baseline.values],
+                            "tracker": tracker.state_dict(),
+                            "generators": context.generator_states(),
+                        },
+                    )
 
         results = tracker.results([{"trials_per_update": hp.trials_per_update}] * model.n_networks)
         for result in results:

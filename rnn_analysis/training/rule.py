@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -13,6 +13,7 @@ from rnn_analysis.architectures.base import Architecture
 from rnn_analysis.hyperparameters import Hyperparameters
 from rnn_analysis.registry import Registry
 from rnn_analysis.tasks.base import Task, TrialBatch
+from rnn_analysis.training.checkpoint import Checkpointer, generator_states, set_generator_states
 from rnn_analysis.training.stopping import StoppingParams
 
 CONVERGED = "converged"
@@ -56,6 +57,19 @@ class TrainingContext:
     #: One generator per network for the rule's own randomness (mutations, perturbations,
     #: teacher networks), so that a network draws the same numbers alone or in an ensemble.
     rule_generators: Sequence[torch.Generator] = ()
+    #: Where a rule that supports it saves and finds its checkpoint; None: no checkpoints.
+    checkpoint: Checkpointer | None = None
+
+    def generator_states(self) -> dict[str, list[torch.Tensor]]:
+        """States of the per-update random streams (trials and the rule's own)."""
+        return {
+            "trials": generator_states(self.trial_generators),
+            "rule": generator_states(self.rule_generators),
+        }
+
+    def set_generator_states(self, states: Mapping[str, Sequence[torch.Tensor]]) -> None:
+        set_generator_states(self.trial_generators, states["trials"])
+        set_generator_states(self.rule_generators, states["rule"])
 
     @property
     def threshold(self) -> float:
@@ -89,6 +103,8 @@ class LearningRule:
     name: ClassVar[str]
     Params: ClassVar[type[Hyperparameters]]
     architectures: ClassVar[tuple[str, ...] | None] = None
+    #: Whether :meth:`train` saves and resumes ``context.checkpoint``.
+    checkpoints: ClassVar[bool] = False
 
     def __init__(self, params: Hyperparameters) -> None:
         self.params = params

@@ -25,6 +25,7 @@ from rnn_analysis.io import (
     write_netcdf,
 )
 from rnn_analysis.tasks import TASKS
+from rnn_analysis.training.checkpoint import Checkpointer
 from rnn_analysis.training.rule import FAILED, LEARNING_RULES, NetworkResult, TrainingContext
 from rnn_analysis.training.stopping import StoppingParams
 
@@ -38,11 +39,18 @@ def pick_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def checkpoint_path(specs: Sequence[Mapping[str, Any]], folders: Sequence[str | Path]) -> Path:
+    """Where a training job keeps its checkpoint: next to its networks' seed folders."""
+    seeds = [int(spec["network"]["seed"]) for spec in specs]
+    return Path(folders[0]).parent / f"checkpoint_seeds{seeds[0]}-{seeds[-1]}.pt"
+
+
 def train_ensemble(
     specs: Sequence[Mapping[str, Any]],
     folders: Sequence[str | Path],
     device: str = "auto",
     log: Callable[[str], None] = print,
+    checkpoint_minutes: float = 0.0,
 ) -> list[str]:
     """Train the networks ``specs`` (one grid cell, several seeds) together.
 
@@ -51,6 +59,11 @@ def train_ensemble(
     returns the statuses. An error during training is recorded as status ``failed``
     (with the initial weights and the error as reason) rather than raised, so that the
     sweep and its aggregates go on; the traceback is logged.
+
+    With ``checkpoint_minutes`` > 0, a rule that supports it saves a checkpoint
+    (:func:`checkpoint_path`) at validation points at most that often, and a job that
+    finds a checkpoint of the same specs resumes from it (see
+    :mod:`rnn_analysis.training.checkpoint`); the checkpoint is removed at the end.
     """
     if len(specs) != len(folders) or not specs:
         raise ValueError("give one folder per spec, and at least one spec")
@@ -95,6 +108,16 @@ def train_ensemble(
         device=torch_device,
         log=log,
     )
+    if checkpoint_minutes > 0:
+        if rule_cls.checkpoints:
+            context.checkpoint = Checkpointer(
+                checkpoint_path(specs, folders), specs, 60.0 * checkpoint_minutes, log
+            )
+        else:
+            log(
+                f"learning rule {labels['learning_rule']!r} keeps no checkpoints; "
+                "a restarted job starts over"
+            )
     log(
         f"training {len(seeds)} network(s) of {labels['task']} × {labels['architecture']} × "
         f"{labels['learning_rule']} × noise {labels['noise']} (seeds {seeds}) on {torch_device}"
@@ -138,4 +161,6 @@ def train_ensemble(
         write_json(folder / META_FILE, meta)
         statuses.append(result.status)
         log(f"{folder}: {result.status} after {result.iterations} iterations ({result.reason})")
+    if context.checkpoint is not None:
+        context.checkpoint.remove()
     return statuses

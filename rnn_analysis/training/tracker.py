@@ -122,6 +122,32 @@ class EnsembleTracker:
         )
         return converged
 
+    def state_dict(self) -> dict:
+        """Everything needed to continue tracking after a restart (see ``checkpoint``)."""
+        return {
+            "active": self.active.copy(),
+            "status": list(self.status),
+            "reasons": list(self.reasons),
+            "stopped_at": self.stopped_at.copy(),
+            "losses": self.losses.copy(),
+            "val_iterations": list(self.val_iterations),
+            "val_scores": [s.copy() for s in self.val_scores],
+            "history": [list(h) for h in self.criterion.history],
+            "last_iteration": self.last_iteration,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict` (``on_stop`` is not called again)."""
+        self.active = np.asarray(state["active"], dtype=bool).copy()
+        self.status = list(state["status"])
+        self.reasons = list(state["reasons"])
+        self.stopped_at = np.asarray(state["stopped_at"]).copy()
+        self.losses = np.asarray(state["losses"], dtype=float).copy()
+        self.val_iterations = list(state["val_iterations"])
+        self.val_scores = [np.asarray(s, dtype=float) for s in state["val_scores"]]
+        self.criterion.history = [list(h) for h in state["history"]]
+        self.last_iteration = int(state["last_iteration"])
+
     def restart(self, index: int) -> None:
         """Forget a network's validation history (its training starts over)."""
         self.criterion.history[index] = []
