@@ -125,6 +125,9 @@ class TrainingTask:
     def checkpoint(self, job: TrainingJob, threads: int = 1) -> Any:
         import submitit
 
+        from rnn_analysis.training.run import PREEMPTED
+
+        PREEMPTED.set()
         return submitit.helpers.DelayedSubmission(self, job, threads)
 
 

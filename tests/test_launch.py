@@ -53,3 +53,39 @@ def test_bad_config_is_refused(tmp_path: Path, capsys) -> None:
     bad = write_config(tmp_path, {"grid": {"noise": [-1.0]}})
     assert main(["launch-training", str(bad), "--dry-run"]) == 2
     assert "grid.noise" in capsys.readouterr().err
+
+
+def test_requeue_hook_resubmits_the_job_and_stops_recording_failures(tmp_path: Path) -> None:
+    """On preemption submitit calls ``checkpoint``: the same job is resubmitted, and an
+    error raised from then on ends the job rather than marking its networks failed."""
+    from rnn_analysis.launch import TrainingTask
+    from rnn_analysis.training import run
+
+    (job,) = training_jobs(
+        load_config(
+            write_config(
+                tmp_path,
+                ONE_CELL | {"grid": {"architecture": ["vanilla"], "noise": [0.0], "seeds": 1}},
+            )
+        ),
+        tmp_path,
+    )
+    try:
+        delayed = TrainingTask().checkpoint(job, 1)
+        assert delayed.args == (job, 1) and isinstance(delayed.function, TrainingTask)
+        assert run.PREEMPTED.is_set()
+
+        def interrupted(self, model, context):
+            raise RuntimeError("scontrol requeue failed")
+
+        import pytest
+
+        from rnn_analysis.training.bptt import BPTT
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(BPTT, "train", interrupted)
+            with pytest.raises(RuntimeError, match="scontrol"):
+                run.train_ensemble(list(job.specs), list(job.folders), device="cpu", log=print)
+        assert not job.done()
+    finally:
+        run.PREEMPTED.clear()

@@ -73,13 +73,16 @@ def test_half_a_sweep_through_submitit_then_snakemake_retrains_nothing(
     assert (tmp_path / "results" / "overview.txt").is_file()
 
 
-def test_preempted_submitit_training_is_requeued_and_resumes(
+def test_training_cancelled_on_slurm_resumes_from_its_checkpoint(
     slurm_cluster: LocalSlurmCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """submitit requeues a preempted job, which resumes from its checkpoint (that the
-    resumed training ends with the uninterrupted weights is checked for every rule in
-    test_checkpoint.py and through Snakemake in test_workflow.py)."""
+    """A submitit training cancelled mid-way (scancel) is launched again: it resumes
+    from its checkpoint and ends with the weights of an uninterrupted training."""
     import time
+
+    import torch
+
+    from rnn_analysis.training.run import train_ensemble
 
     for key, value in slurm_cluster.env.items():
         monkeypatch.setenv(key, value)
@@ -94,27 +97,44 @@ def test_preempted_submitit_training_is_requeued_and_resumes(
     )
     sweep = load_config(config)
     (job,) = training_jobs(sweep, tmp_path)
-    (submitted,) = launch_training(
-        sweep,
-        tmp_path / "submitit",
-        workdir=tmp_path,
-        cluster="slurm",
-        partition=slurm_cluster.partition,
-        account=slurm_cluster.account,
-        timeout_min=10,
-        log=lambda _: None,
-    )
+    options = {
+        "workdir": tmp_path,
+        "cluster": "slurm",
+        "partition": slurm_cluster.partition,
+        "account": slurm_cluster.account,
+        "timeout_min": 10,
+        "log": lambda _: None,
+    }
+    (first,) = launch_training(sweep, tmp_path / "submitit", **options)
     log = Path(job.log_file)
     deadline = time.monotonic() + 300
     while not (log.is_file() and "checkpoint saved at update 200" in log.read_text()):
         assert time.monotonic() < deadline, "no checkpoint in time"
-        assert not submitted.done(), "the training ended before it could be preempted"
+        assert not first.done(), "the training ended before it could be cancelled"
+        time.sleep(0.1)
+    first.cancel(check=True)
+    while not first.done():
+        assert time.monotonic() < deadline, "the cancelled job did not end"
         time.sleep(0.2)
-    submitted._interrupt()  # what SLURM does on preemption: USR2, then submitit requeues
-    (status,) = wait_for([submitted], log=lambda _: None)[0]
+    assert not job.done()
+
+    (second,) = launch_training(sweep, tmp_path / "submitit", **options)
+    (status,) = wait_for([second], log=lambda _: None)[0]
     text = log.read_text()
     resumed = re.search(r"resuming from the checkpoint at update (\d+)", text)
     assert resumed and int(resumed.group(1)) >= 200, text[-2000:]
     meta = json.loads((Path(job.folders[0]) / "meta.json").read_text())
     assert (status, meta["iterations"]) == ("not_converged", 2000)
     assert not (Path(job.folders[0]).parent / "checkpoint_seeds0-0.pt").exists()
+
+    reference = tmp_path / "reference"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the job did (jobs.train_threads)
+    try:
+        train_ensemble(list(job.specs), [reference], device="cpu", log=lambda _: None)
+    finally:
+        torch.set_num_threads(threads)
+    a = torch.load(reference / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(Path(job.folders[0]) / "model.pt", weights_only=False)["state_dict"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +38,13 @@ def pick_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' was requested but no GPU is visible to this job")
     return torch.device(device)
+
+
+#: Set when the job is being preempted or timed out (by a requeue hook such as
+#: :meth:`rnn_analysis.launch.TrainingTask.checkpoint`): an error raised from then on
+#: (e.g. by the scheduler's signal handler) ends the job instead of being recorded as
+#: a failed training, so that the requeued job resumes from its checkpoint.
+PREEMPTED = threading.Event()
 
 
 def checkpoint_path(specs: Sequence[Mapping[str, Any]], folders: Sequence[str | Path]) -> Path:
@@ -126,6 +134,8 @@ def train_ensemble(
     try:
         results = rule.train(model, context)
     except Exception as err:  # recorded per network; the rest of the sweep goes on
+        if PREEMPTED.is_set():
+            raise
         log(f"training failed:\n{traceback.format_exc()}")
         reason = f"{type(err).__name__}: {err}"
         results = [
