@@ -21,23 +21,25 @@ REPO = Path(__file__).resolve().parent.parent
 ARCHITECTURES = ["vanilla", "rate", "gru", "lstm", "ugrnn"]
 
 
-def grid(n_networks: int) -> dict:
-    noises = 10 if n_networks >= 10_000 else 2
+def grid(n_networks: int, seeds_per_job: int = 10, noises: int | None = None) -> dict:
+    """The default config over 5 architectures × ``noises`` noise levels × enough seeds."""
+    if noises is None:
+        noises = 10 if n_networks >= 10_000 else 2
     seeds = n_networks // (len(ARCHITECTURES) * noises)
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["grid"].update(
         architecture=ARCHITECTURES, noise=[round(0.05 * i, 2) for i in range(noises)], seeds=seeds
     )
-    config["jobs"] = {**config.get("jobs", {}), "seeds_per_job": 10}
+    config["jobs"] = {**config.get("jobs", {}), "seeds_per_job": seeds_per_job}
     return config
 
 
-def dry_run(n_networks: int) -> tuple[float, int]:
+def snakemake_dry_run(config: dict, *args: str) -> subprocess.CompletedProcess:
+    """``snakemake --dry-run *args`` of the workflow with ``config``, in a scratch folder."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "config.yaml"
-        path.write_text(yaml.safe_dump(grid(n_networks)))
-        start = time.perf_counter()
-        proc = subprocess.run(
+        path.write_text(yaml.safe_dump(config))
+        return subprocess.run(
             [
                 sys.executable,
                 "-m",
@@ -49,14 +51,19 @@ def dry_run(n_networks: int) -> tuple[float, int]:
                 "--configfile",
                 str(path),
                 "--dry-run",
-                "--quiet",
-                "rules",
+                *args,
             ],
             capture_output=True,
             text=True,
             check=True,
         )
-        elapsed = time.perf_counter() - start
+
+
+def dry_run(n_networks: int) -> tuple[float, int]:
+    config = grid(n_networks)
+    start = time.perf_counter()
+    proc = snakemake_dry_run(config, "--quiet", "rules")
+    elapsed = time.perf_counter() - start
     total = next(
         int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("total")
     )

@@ -28,63 +28,24 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import subprocess
-import sys
-import tempfile
 from collections import Counter
-from pathlib import Path
 
-import yaml
+from dag import grid, snakemake_dry_run  # bench/ is the script's folder
 
-REPO = Path(__file__).resolve().parent.parent
-ARCHITECTURES = ["vanilla", "rate", "gru", "lstm", "ugrnn"]
 LOCAL_RULES = {"all", "overview"}
-
-
-def grid(n_networks: int, seeds_per_job: int) -> dict:
-    noises = 10
-    seeds = n_networks // (len(ARCHITECTURES) * noises)
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config["grid"].update(
-        architecture=ARCHITECTURES, noise=[round(0.05 * i, 2) for i in range(noises)], seeds=seeds
-    )
-    config["jobs"] = {**config.get("jobs", {}), "seeds_per_job": seeds_per_job}
-    return config
 
 
 def dry_run(config: dict, *args: str) -> tuple[Counter, int]:
     """Jobs per rule, and the number of group jobs, of a dry run."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "config.yaml"
-        path.write_text(yaml.safe_dump(config))
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "snakemake",
-                "--snakefile",
-                str(REPO / "Snakefile"),
-                "--directory",
-                tmp,
-                "--configfile",
-                str(path),
-                "--dry-run",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+    stdout = snakemake_dry_run(config, *args).stdout
     counts: Counter = Counter()
-    table = proc.stdout.split("Job stats:", 1)[1]
-    for line in table.splitlines()[3:]:
+    for line in stdout.split("Job stats:", 1)[1].splitlines()[3:]:
         parts = line.split()
-        if len(parts) != 2 or parts[0] == "total":
-            if parts and parts[0] == "total":
-                break
-            continue
-        counts[parts[0]] = int(parts[1])
-    return counts, len(re.findall(r"^\[.*\] Group job ", proc.stdout, flags=re.M))
+        if parts and parts[0] == "total":
+            break
+        if len(parts) == 2:
+            counts[parts[0]] = int(parts[1])
+    return counts, len(re.findall(r"^\[.*\] Group job ", stdout, flags=re.M))
 
 
 def submitted(counts: Counter, grouped: dict[str, int]) -> dict[str, int]:
@@ -106,12 +67,12 @@ def main() -> None:
     args = parser.parse_args()
     n = args.networks
     rows = []
-    counts, _ = dry_run(grid(n, 1))
+    counts, _ = dry_run(grid(n, 1, noises=10))
     rows.append(("1. one seed per train job", submitted(counts, {})))
-    counts, _ = dry_run(grid(n, 10))
+    counts, _ = dry_run(grid(n, 10, noises=10))
     rows.append(("2. + seeds_per_job: 10", submitted(counts, {})))
     group_args = ["--groups", "analyze=analyses", "--group-components"]
-    counts, groups = dry_run(grid(n, 10), *group_args, f"analyses={args.group_size}")
+    counts, groups = dry_run(grid(n, 10, noises=10), *group_args, f"analyses={args.group_size}")
     rows.append(
         (f"3. + analyze in groups of {args.group_size}", submitted(counts, {"analyze": groups}))
     )
