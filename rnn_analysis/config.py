@@ -21,7 +21,7 @@ from rnn_analysis.errors import ConfigError
 from rnn_analysis.hyperparameters import Hyperparameters, from_mapping
 from rnn_analysis.tasks import TASKS
 from rnn_analysis.training import LEARNING_RULES
-from rnn_analysis.training.stopping import StoppingParams
+from rnn_analysis.training.stopping import StoppingParams, resolve_stopping
 
 #: Grid axes of a cell, in the order used in paths and dataset coordinates.
 CELL_AXES = ("task", "architecture", "learning_rule", "noise")
@@ -134,8 +134,11 @@ class AggregateParams(Hyperparameters):
         not named takes the defaults documented in its class.
     include_diverged : bool, default False
         Keep diverged networks in the similarity matrices (they are always in the summary).
-    include_not_converged : bool, default True
-        Keep networks that did not reach the criterion in the similarity matrices.
+    include_not_converged : bool, default False
+        Keep networks that did not reach the criterion in the similarity matrices, MDS,
+        factor summary and solution types (they are always in the summary).
+    include_trivial : bool, default False
+        Keep networks that met the criterion before training (status ``trivial``) there.
     device : {"auto", "cpu", "cuda"}, default "auto"
         Where the batched pair computations run; "auto" uses a GPU when the job has one.
     factors : list of str, default ["architecture", "learning_rule", "noise"]
@@ -158,7 +161,8 @@ class AggregateParams(Hyperparameters):
     )
     metric_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     include_diverged: bool = False
-    include_not_converged: bool = True
+    include_not_converged: bool = False
+    include_trivial: bool = False
     device: str = "auto"
     factors: tuple[str, ...] = ("architecture", "learning_rule", "noise")
     bootstrap_samples: int = 1000
@@ -190,6 +194,17 @@ class AggregateParams(Hyperparameters):
                 )
             if not isinstance(options, Mapping):
                 raise ValueError(f"metric_options.{name}: expected a mapping, got {options!r}")
+
+    def includes(self, status: str) -> bool:
+        """Whether networks of training ``status`` enter the comparisons (similarity
+        matrices, MDS, factor summary, solution types). Converged networks always do,
+        failed ones never (they have no analysis)."""
+        return {
+            "converged": True,
+            "not_converged": self.include_not_converged,
+            "diverged": self.include_diverged,
+            "trivial": self.include_trivial,
+        }.get(status, False)
 
     def metric(self, name: str) -> Any:
         """The metric ``name`` with its configured options."""
@@ -365,15 +380,16 @@ class Sweep:
         self.rule_params = self._section(
             "learning_rules", LEARNING_RULES, {c[2] for c in self.cells}
         )
-        training = dict(self.raw.get("training") or {})
-        self.stopping = from_mapping(
-            StoppingParams, training.pop("stopping", None), "training.stopping"
-        )
-        if training:
+        training = self.raw.get("training") or {}
+        if not isinstance(training, Mapping):
+            raise ConfigError(f"{source}: training must be a mapping, got {training!r}")
+        unknown = sorted(set(training) - {"stopping", "stopping_by_task"})
+        if unknown:
             raise ConfigError(
-                f"{source}: unknown key(s) under training: {', '.join(sorted(training))}; "
-                "known: stopping"
+                f"{source}: unknown key(s) under training: {', '.join(unknown)}; "
+                "known: stopping, stopping_by_task"
             )
+        self.stopping = self._stopping(training, {c[0] for c in self.cells})
         self.jobs = from_mapping(JobParams, self.raw.get("jobs"), "jobs")
         self.aggregate = from_mapping(AggregateParams, self.raw.get("aggregate"), "aggregate")
         from rnn_analysis.similarity import METRICS
@@ -412,6 +428,35 @@ class Sweep:
             else:
                 _check_names([value], registries[axis], f"{where}.{axis}")
 
+    def _stopping(
+        self, training: Mapping[str, Any], used: Iterable[str]
+    ) -> dict[str, StoppingParams]:
+        """The stop criterion of every task in use: the task's own defaults, overridden by
+        ``training.stopping``, then by ``training.stopping_by_task.<task>``."""
+        shared = training.get("stopping") or {}
+        by_task = training.get("stopping_by_task") or {}
+        for key, value in (("training.stopping", shared), ("training.stopping_by_task", by_task)):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        for name, values in by_task.items():
+            if name not in TASKS:
+                raise ConfigError(
+                    f"training.stopping_by_task.{name}: unknown task {name!r}; "
+                    f"known: {', '.join(TASKS.names())}"
+                )
+            if not isinstance(values, Mapping):
+                raise ConfigError(
+                    f"training.stopping_by_task.{name}: expected a mapping, got {values!r}"
+                )
+        from_mapping(StoppingParams, shared, "training.stopping")
+        out = {}
+        for name in sorted(set(used) | set(by_task)):
+            where = f"training.stopping_by_task.{name}" if name in by_task else "training.stopping"
+            out[name] = resolve_stopping(
+                TASKS[name].stopping_defaults, shared, by_task.get(name), where
+            )
+        return out
+
     def _section(self, key: str, registry, used: Iterable[str]) -> dict[str, Hyperparameters]:
         section = self.raw.get(key) or {}
         if not isinstance(section, Mapping):
@@ -448,7 +493,7 @@ class Sweep:
             "task": self.task_params[network.task].to_dict(),
             "architecture": self.architecture_params[network.architecture].to_dict(),
             "learning_rule": self.rule_params[network.learning_rule].to_dict(),
-            "stopping": self.stopping.to_dict(),
+            "stopping": self.stopping[network.task].to_dict(),
         }
 
     def analysis_spec(self, network: Network) -> dict[str, Any]:

@@ -109,7 +109,7 @@ def test_solution_types_in_the_summary_do_not_depend_on_order(tmp_path: Path, on
     for order in (paths, paths[::-1]):
         _, summary, _ = aggregate_task(
             "delayed_discrimination",
-            {"metrics": ["cka"]},
+            {"metrics": ["cka"], "include_not_converged": True},
             order,
             tmp_path / "similarity.nc",
             tmp_path / "summary.nc",

@@ -82,9 +82,49 @@ def test_hyperparameter_change_changes_only_that_architectures_spec() -> None:
         assert a.analysis_spec(net) == b.analysis_spec(net)
 
 
+def test_stop_criterion_resolved_per_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Task defaults, then training.stopping, then training.stopping_by_task.<task>."""
+    from rnn_analysis.tasks import TASKS
+
+    monkeypatch.setattr(TASKS["flipflop"], "stopping_defaults", {"extra_updates": 7, "window": 4})
+    monkeypatch.setattr(TASKS["sine"], "stopping_defaults", {"loss_threshold": 0.5})
+    grid = {"task": ["flipflop", "sine"]}
+    s = sweep({"grid": grid, "training": {"stopping": {"window": 3}}})
+    by_task = {n.task: s.training_spec(n)["stopping"] for n in s.networks}
+    assert by_task["flipflop"]["extra_updates"] == 7 and by_task["flipflop"]["window"] == 3
+    assert by_task["sine"]["loss_threshold"] == 0.5 and by_task["sine"]["window"] == 3
+    assert by_task["sine"]["extra_updates"] == 0
+
+    s = sweep(
+        {
+            "grid": grid,
+            "training": {
+                "stopping": {"window": 3},
+                "stopping_by_task": {"sine": {"window": 6, "loss_threshold": 0.1}},
+            },
+        }
+    )
+    by_task = {n.task: s.training_spec(n)["stopping"] for n in s.networks}
+    assert by_task["flipflop"]["window"] == 3
+    assert by_task["sine"]["window"] == 6 and by_task["sine"]["loss_threshold"] == 0.1
+
+
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
+        (
+            {"training": {"stopping_by_task": {"flipflip": {"window": 3}}}},
+            ["training.stopping_by_task.flipflip", "unknown task"],
+        ),
+        (
+            {"training": {"stopping_by_task": {"flipflop": {"extra_updatez": 3}}}},
+            ["training.stopping_by_task.flipflop", "'extra_updatez'"],
+        ),
+        (
+            {"training": {"stopping": {"extra_fraction": -1.0}}},
+            ["training.stopping", "extra_fraction", "-1"],
+        ),
+        ({"training": {"stop": {}}}, ["under training: stop"]),
         (
             {"grid": {"architecture": ["gru", "transformer"]}},
             ["grid.architecture", "'transformer'"],

@@ -144,7 +144,7 @@ def test_attempts_too_short_to_converge_use_the_whole_budget(tmp_path: Path) -> 
     assert "3 attempt(s) of 10 trials" in meta["reason"]
     c = curve(folder)
     assert c.sizes["iteration"] == 30
-    np.testing.assert_array_equal(c.validation_iteration, [5, 10, 15, 20, 25, 30])
+    np.testing.assert_array_equal(c.validation_iteration, [0, 5, 10, 15, 20, 25, 30])
 
 
 def test_restart_then_convergence_counts_attempts(tmp_path: Path) -> None:

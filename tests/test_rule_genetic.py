@@ -93,7 +93,7 @@ def test_rate_network_learns_rdm(tmp_path: Path) -> None:
     validation = stack_trials(
         task, RDM_STOPPING["validation_trials"], [seeding.generator(3, "validation")], 0.1, "cpu"
     )
-    assert validate(model, task, validation)[0] < 0.5  # this seed starts with the wrong sign
+    assert validate(model, task, validation).scores[0] < 0.5  # this seed starts with the wrong sign
 
     (folder,) = train(tmp_path, [spec], "rdm")
     meta = read_meta(folder)
@@ -136,7 +136,7 @@ def test_every_architecture_evolves(tmp_path: Path, architecture: str) -> None:
     assert meta["status"] == "not_converged"
     assert meta["iterations"] == SMALL_RULE["max_generations"]
     ds = curve(folder)
-    assert np.isfinite(ds.loss).all() and ds.sizes["validation"] == 2
+    assert np.isfinite(ds.loss).all() and ds.sizes["validation"] == 3  # with the untrained
     trained, start = weights(folder), initial_weights(spec)
     assert all(torch.isfinite(v).all() for v in trained.values())
     assert any(not torch.equal(trained[k], start[k]) for k in start)
@@ -168,13 +168,13 @@ def test_ensemble_equals_networks_trained_alone(tmp_path: Path) -> None:
     for a, b in zip(together, alone, strict=True):
         assert_same_training(a, b)
     metas = [read_meta(f) for f in together]
-    assert "converged" in {m["status"] for m in metas}
+    assert {"converged", "trivial"} & {m["status"] for m in metas}
     assert len({m["iterations"] for m in metas}) >= 2
     for folder, meta in zip(together, metas, strict=True):
         if meta["status"] == "not_converged":
             assert meta["iterations"] == rule["max_generations"]
         else:
-            assert meta["status"] == "converged"
+            assert meta["status"] in ("converged", "trivial")
             assert meta["iterations"] == int(curve(folder).validation_iteration[-1])
 
 

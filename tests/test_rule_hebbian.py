@@ -106,7 +106,7 @@ def test_rdm_is_learned_through_the_fixed_readout(tmp_path: Path) -> None:
 
     task = RDM(n_steps=100)
     held_out = stack_trials(task, 1000, [torch.Generator().manual_seed(12345)], 0.1, "cpu")
-    assert validate(load_models([folder / "model.pt"]), task, held_out)[0] >= 0.9
+    assert validate(load_models([folder / "model.pt"]), task, held_out).scores[0] >= 0.9
 
 
 # -- reproducibility and ensemble equivalence -------------------------------------------
@@ -125,7 +125,7 @@ def test_ensemble_equals_networks_trained_alone(tmp_path: Path, extra: dict) -> 
     for a, b in zip(together, alone, strict=True):
         assert_same_training(a, b)
     metas = [read_meta(f) for f in together]
-    assert "converged" in {m["status"] for m in metas}
+    assert {"converged", "trivial"} & {m["status"] for m in metas}
     assert len({m["iterations"] for m in metas}) >= 2
     for meta in metas:
         assert meta["trials_per_update"] == rule.get("trials_per_update", 1)

@@ -16,7 +16,7 @@ from rnn_analysis.architectures.gru import GRU
 from rnn_analysis.io import load_models
 from rnn_analysis.tasks.flipflop import FlipFlop
 from rnn_analysis.training.run import train_ensemble
-from rnn_analysis.training.stopping import StopCriterion
+from rnn_analysis.training.stopping import StopCriterion, StoppingParams
 from rnn_analysis.training.trials import stack_trials, validate
 
 from .training_files import assert_same_training, curve, read_meta, train, weights
@@ -89,6 +89,8 @@ def test_ensemble_equals_networks_trained_alone(tmp_path: Path) -> None:
     assert len({m["iterations"] for m in metas}) >= 2
     for folder, meta in zip(together, metas, strict=True):
         ds = curve(folder)
+        assert int(ds.validation_iteration[0]) == 0  # the untrained network
+        ds = ds.isel(validation=slice(1, None))
         passed = ds.validation_score.values >= stopping["threshold"]
         window_passed = passed[1:] & passed[:-1]
         if meta["status"] == "converged":
@@ -209,16 +211,21 @@ def test_written_files(tmp_path: Path) -> None:
         np.testing.assert_array_equal(ds.iteration, np.arange(1, RULE["max_iterations"] + 1))
         assert np.isfinite(ds.loss).all()
         assert ds.loss.values[-10:].mean() < ds.loss.values[:10].mean()
-        np.testing.assert_array_equal(ds.validation_iteration, [10, 20, 30, 40])
+        np.testing.assert_array_equal(ds.validation_iteration, [0, 10, 20, 30, 40])
         assert ds.validation_score.dims == ("validation",)
         assert ((ds.validation_score >= 0) & (ds.validation_score <= 1)).all()
+        assert (ds.validation_loss > 0).all()
         assert meta["final_validation_score"] == pytest.approx(float(ds.validation_score[-1]))
+        assert meta["untrained_validation_score"] == pytest.approx(float(ds.validation_score[0]))
+        assert meta["untrained_validation_loss"] == pytest.approx(float(ds.validation_loss[0]))
+        assert meta["criterion_met_at"] is None
         assert ds.attrs["status"] == meta["status"]
         assert int(ds.attrs["iterations"]) == meta["iterations"]
 
         for key, value in weights(folder).items():
             assert torch.equal(getattr(model, key)[i].detach(), value), key
-        assert rescored[i] == pytest.approx(meta["final_validation_score"], abs=1e-6)
+        assert rescored.scores[i] == pytest.approx(meta["final_validation_score"], abs=1e-6)
+        assert rescored.losses[i] == pytest.approx(float(ds.validation_loss[-1]), rel=1e-5)
 
         single = load_models([folder / "model.pt"])
         with torch.no_grad():
@@ -284,33 +291,139 @@ def test_rate_learns_rdm_training_only_the_recurrent_weights(tmp_path: Path) -> 
 # -- the stop criterion -------------------------------------------------------------
 
 
+def criterion(n: int, threshold: float, **params: Any) -> StopCriterion:
+    return StopCriterion(n, threshold, StoppingParams(**params))
+
+
 def test_stop_criterion_needs_window_consecutive_passes() -> None:
-    criterion = StopCriterion(1, threshold=0.9, window=3)
+    crit = criterion(1, 0.9, window=3)
     active = np.array([True])
     sequence = [0.95, 0.91, 0.5, 0.92, 0.9, 0.99, 0.97]
     expected = [False, False, False, False, False, True, True]
-    got = [bool(criterion.update(np.array([s]), active)[0]) for s in sequence]
+    got = [bool(crit.update(np.array([s]), active)[0]) for s in sequence]
     assert got == expected
 
 
 def test_stop_criterion_window_one_and_threshold_inclusive() -> None:
-    criterion = StopCriterion(2, threshold=0.8, window=1)
-    out = criterion.update(np.array([0.8, 0.79]), np.array([True, True]))
+    crit = criterion(2, 0.8, window=1)
+    out = crit.update(np.array([0.8, 0.79]), np.array([True, True]))
     assert out.tolist() == [True, False]
 
 
 def test_stop_criterion_skips_inactive_networks() -> None:
-    criterion = StopCriterion(3, threshold=0.5, window=2)
+    crit = criterion(3, 0.5, window=2)
     both = np.array([True, True, True])
-    assert criterion.update(np.array([0.9, 0.9, 0.1]), both).tolist() == [False] * 3
+    assert crit.update(np.array([0.9, 0.9, 0.1]), both).tolist() == [False] * 3
     only_first = np.array([True, False, False])
-    out = criterion.update(np.array([0.9, 0.9, 0.9]), only_first)
+    out = crit.update(np.array([0.9, 0.9, 0.9]), only_first)
     assert out.tolist() == [True, False, False]
-    assert criterion.history[1] == [0.9] and criterion.history[2] == [0.1]
-    out = criterion.update(np.array([0.0, 0.9, 0.9]), np.array([False, True, True]))
+    assert crit.history[1] == [0.9] and crit.history[2] == [0.1]
+    out = crit.update(np.array([0.0, 0.9, 0.9]), np.array([False, True, True]))
     assert out.tolist() == [False, True, False]
-    out = criterion.update(np.array([0.0, 0.0, 0.9]), np.array([False, False, True]))
+    out = crit.update(np.array([0.0, 0.0, 0.9]), np.array([False, False, True]))
     assert out.tolist() == [False, False, True]
+
+
+def test_loss_threshold_needs_a_low_mean_loss_over_the_window() -> None:
+    crit = criterion(1, 0.9, window=2, loss_threshold=0.1)
+    active = np.array([True])
+    steps = [(1.0, 0.3), (1.0, 0.15), (1.0, 0.04), (0.8, 0.01), (1.0, 0.02), (1.0, 0.01)]
+    got = [bool(crit.update(np.array([s]), active, np.array([loss]))[0]) for s, loss in steps]
+    # window means: -, 0.225, 0.095 (but the score window holds), score 0.8 fails,
+    # 0.015 with 0.8 in the score window fails, then both hold.
+    assert got == [False, False, True, False, False, True]
+
+
+def test_plateau_needs_the_loss_to_stop_falling() -> None:
+    crit = criterion(1, 0.5, window=1, plateau_window=2, plateau_tolerance=0.1)
+    active = np.array([True])
+    losses = [1.0, 0.5, 0.3, 0.29, 0.28, 0.2, 0.19, 0.2]
+    got = [bool(crit.update(np.array([1.0]), active, np.array([loss]))[0]) for loss in losses]
+    # best before the last two vs best of the last two: needs <10% improvement.
+    assert got == [False, False, False, False, True, False, False, True]
+
+
+def run_tracker(
+    scores: list[list[float]],
+    untrained: list[float] | None = None,
+    budget: int = 100,
+    **params: Any,
+) -> list:
+    """Drive a tracker with one validation every 10 updates; scores[k] is validation k+1."""
+    from rnn_analysis.training.tracker import EnsembleTracker
+    from rnn_analysis.training.trials import Validation
+
+    stopping = StoppingParams(validate_every=10, **params)
+    n = len(scores[0])
+    tracker = EnsembleTracker(n, budget, 0.5, stopping, log=lambda _: None)
+    if untrained is not None:
+        tracker.baseline(lambda: Validation(np.array(untrained), np.ones(n)))
+    for k, row in enumerate(scores):
+        iteration = 10 * (k + 1)
+        if iteration > budget or not tracker.active.any():
+            break
+        tracker.record_loss(iteration, np.zeros(n))
+        tracker.validate(iteration, np.array(row, dtype=float))
+    return tracker.results()
+
+
+def test_min_updates_delays_convergence() -> None:
+    good, bad = run_tracker([[1.0, 0.0]] * 10, window=2, threshold=0.5, min_updates=40)
+    assert good.status == "converged" and good.iterations == 40
+    assert bad.status == "not_converged" and bad.iterations == 100
+
+
+def test_extra_updates_train_on_after_the_criterion() -> None:
+    # Network 0 meets the criterion at update 20 and trains on for 30 more updates;
+    # network 1 meets it at 20 too but fails at 50, so with a window of 2 it stops at 70.
+    scores = [[1.0, 1.0]] * 4 + [[1.0, 0.0]] + [[1.0, 1.0]] * 3
+    first, second = run_tracker(scores, window=2, extra_updates=30)
+    assert first.status == "converged" and first.iterations == 50
+    assert first.extra["criterion_met_at"] == 20
+    assert "first met at iteration 20" in first.reason
+    assert second.status == "converged" and second.iterations == 70
+    assert second.extra["criterion_met_at"] == 20
+
+
+def test_extra_fraction_scales_with_the_updates_to_criterion() -> None:
+    scores = [[0.0, 1.0]] * 3 + [[1.0, 1.0]] * 7
+    late, early = run_tracker(scores, window=1, extra_fraction=1.0)
+    assert early.extra["criterion_met_at"] == 10 and early.iterations == 20
+    assert late.extra["criterion_met_at"] == 40 and late.iterations == 80
+
+
+def test_budget_ending_during_the_extra_updates_is_not_converged() -> None:
+    (result,) = run_tracker([[1.0]] * 10, budget=50, window=1, extra_updates=100)
+    assert result.status == "not_converged"
+    assert result.iterations == 50
+    assert "after the criterion was first met at iteration 10" in result.reason
+
+
+def test_untrained_network_meeting_the_criterion_is_trivial() -> None:
+    scores = [[1.0, 1.0]] * 5
+    trivial, learned = run_tracker(scores, untrained=[0.95, 0.2], window=2)
+    assert trivial.status == "trivial" and learned.status == "converged"
+    assert "before training" in trivial.reason and "0.95" in trivial.reason
+    assert trivial.extra["untrained_validation_score"] == pytest.approx(0.95)
+    assert learned.extra["untrained_validation_score"] == pytest.approx(0.2)
+    for result in (trivial, learned):
+        assert int(result.curve.validation_iteration[0]) == 0
+        assert result.curve.sizes["validation"] == 3  # untrained + two validations
+    unchecked = run_tracker(scores, untrained=[0.95, 0.2], window=2, check_untrained=False)
+    assert [r.status for r in unchecked] == ["converged", "converged"]
+    assert unchecked[0].extra["untrained_validation_score"] is None
+    assert int(unchecked[0].curve.validation_iteration[0]) == 10
+
+
+def test_trivial_network_through_train_ensemble(tmp_path: Path) -> None:
+    """With a threshold every untrained network meets, training ends ``trivial``."""
+    stopping = {**STOPPING, "threshold": 0.0}
+    (folder,) = train(tmp_path, [make_spec(0, stopping=stopping)], "trivial")
+    meta = read_meta(folder)
+    assert meta["status"] == "trivial"
+    assert meta["untrained_validation_score"] >= 0.0
+    assert meta["criterion_met_at"] == STOPPING["validate_every"] * STOPPING["window"]
+    assert curve(folder).attrs["status"] == "trivial"
 
 
 def test_training_error_is_recorded_as_failed(tmp_path: Path, monkeypatch) -> None:
@@ -336,17 +449,3 @@ def test_training_error_is_recorded_as_failed(tmp_path: Path, monkeypatch) -> No
         ds = analyze_network(analysis_spec, folder, folder / "analysis.nc", log=lambda _: None)
         assert ds.attrs["status"] == "failed"
         assert "training failed" in ds.attrs["analysis_skipped"]
-
-
-def test_min_updates_delays_convergence() -> None:
-    from rnn_analysis.training.stopping import StoppingParams
-    from rnn_analysis.training.tracker import EnsembleTracker
-
-    stopping = StoppingParams(validate_every=10, window=2, threshold=0.5, min_updates=40)
-    tracker = EnsembleTracker(2, 100, 0.5, stopping, log=lambda _: None)
-    for iteration in range(10, 101, 10):
-        tracker.record_loss(iteration, np.zeros(2))
-        tracker.validate(iteration, np.array([1.0, 0.0]))
-    (good, bad) = tracker.results()
-    assert good.status == "converged" and good.iterations == 40
-    assert bad.status == "not_converged" and bad.iterations == 100

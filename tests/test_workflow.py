@@ -336,39 +336,42 @@ def test_gpu_request_reaches_train_and_aggregate_jobs(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_aggregate_leaves_diverged_networks_out_of_similarity(
+def test_aggregate_leaves_networks_out_of_similarity_by_status(
     tiny_sweep: Path, tmp_path: Path
 ) -> None:
+    """Converged networks are compared; not converged, diverged and trivial ones only when
+    their ``include_*`` option says so; every network stays in the summary."""
     import xarray as xr
 
     from rnn_analysis.aggregate.task import aggregate_task
 
+    statuses = ["converged", "not_converged", "diverged", "trivial"]
     analyses = sorted((tiny_sweep / "results" / "networks").rglob("analysis.nc"))
     copies = []
     for i, path in enumerate(analyses):
         with xr.open_dataset(path) as ds:
             ds = ds.load()
-        if i == 0:
-            ds.attrs["status"] = "diverged"
-            ds.attrs["status_reason"] = "non-finite loss at iteration 7"
+        ds.attrs["status"] = statuses[i % 4]
+        ds.attrs["status_reason"] = f"set by the test ({i})"
         copy = tmp_path / f"analysis{i}.nc"
         ds.to_netcdf(copy)
         copies.append(copy)
-    for include, expected in ((False, len(copies) - 1), (True, len(copies))):
+    options = ("include_not_converged", "include_diverged", "include_trivial")
+    for flags in ((False, False, False), (True, False, False), (False, True, True)):
         similarity, summary, _ = aggregate_task(
             "flipflop",
-            {"include_diverged": include, "metrics": ["cca", "topology"]},
+            {**dict(zip(options, flags, strict=True)), "metrics": ["cca", "topology"]},
             copies,
-            tmp_path / f"sim{include}.nc",
-            tmp_path / f"sum{include}.nc",
+            tmp_path / "sim.nc",
+            tmp_path / "sum.nc",
             log=lambda _: None,
         )
-        assert similarity.sizes["network"] == expected
+        wanted = {"converged": True, **dict(zip(statuses[1:], flags, strict=True))}
+        status = summary["status"].values.astype(str)
         assert summary.sizes["network"] == len(copies)
-        diverged = summary["status"].values == "diverged"
-        assert diverged.sum() == 1
-        assert summary["in_similarity"].values[diverged].item() is include
-        assert "iteration 7" in str(summary["status_reason"].values[diverged][0])
+        assert summary["in_similarity"].values.tolist() == [wanted[s] for s in status]
+        assert similarity.sizes["network"] == sum(wanted[s] for s in status)
+        assert set(similarity["status"].values.astype(str)) == {s for s in status if wanted[s]}
 
 
 @pytest.mark.slow
@@ -429,6 +432,8 @@ FOUR_RULES = {
     },
     "training": {"stopping": {"validate_every": 10, "validation_trials": 64, "window": 2}},
     "analysis": {"evaluation_trials": 32, "fixed_points": {"n_initial_states": 32}},
+    # Short budgets: compare every network that did not diverge.
+    "aggregate": {"include_not_converged": True, "include_trivial": True},
 }
 
 
@@ -450,7 +455,7 @@ def test_sweep_over_four_learning_rules_survives_a_diverged_rule(tmp_path: Path)
     assert status[("bptt", 0)] == status[("bptt", 1)] == "diverged"
     for rule in ("genetic", "force", "hebbian"):
         for seed in (0, 1):
-            assert status[(rule, seed)] in ("converged", "not_converged"), (rule, seed)
+            assert status[(rule, seed)] in ("converged", "not_converged", "trivial"), (rule, seed)
     diverged = summary["status"].values == "diverged"
     assert not summary["in_similarity"].values[diverged].any()
     assert all("non-finite" in r for r in summary["status_reason"].values[diverged])

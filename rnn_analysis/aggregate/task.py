@@ -60,6 +60,10 @@ def _fixed_point_counts(ds: xr.Dataset) -> dict[str, int]:
 _SUMMARY_ATTRS = {
     "status_reason": ("why training stopped", ""),
     "iterations": ("training updates", "1"),
+    "untrained_validation_score": (
+        "validation performance before training (NaN: not checked)",
+        "1",
+    ),
     "training_wall_time_s": ("training wall time of the job", "s"),
     "performance_noisy": ("performance on fresh noisy trials", "1"),
     "performance_noise_free": ("performance on noise-free trials", "1"),
@@ -74,7 +78,10 @@ _SUMMARY_ATTRS = {
         f"saddles with {MAX_UNSTABLE_MODES} or more unstable modes",
         "1",
     ),
-    "in_similarity": ("network is part of the similarity matrices", "1"),
+    "in_similarity": (
+        "network is part of the similarity matrices, MDS, factor summary and solution types",
+        "1",
+    ),
     "n_line_attractors": ("static inputs with a line attractor (-1: not analysed)", "1"),
     "line_attractor_every_group": (
         "a line attractor in every context (or input group)",
@@ -177,6 +184,7 @@ def aggregate_task(
             status=ds.attrs["status"],
             status_reason=ds.attrs.get("status_reason", ""),
             iterations=int(ds.attrs["iterations"]),
+            untrained_validation_score=float(ds.attrs.get("untrained_validation_score", np.nan)),
             training_wall_time_s=float(ds.attrs.get("training_wall_time_s", np.nan)),
             performance_noisy=float(ds["performance_noisy"])
             if "performance_noisy" in ds
@@ -196,13 +204,11 @@ def aggregate_task(
         row["n_limit_cycles"] = int(ds["n_cycles"]) if "n_cycles" in ds else -1
         row["topology_signature"] = str(ds.attrs.get("topology_signature", ""))
         row["solution_type"] = ""
-        if "solution_hash" in ds:
-            graphs.append((len(rows), graph_from_dataset(ds)))
         usable = "probe_hidden" in ds and bool(np.isfinite(ds["probe_hidden"].values).all())
-        wanted = (row["status"] != "diverged" or params.include_diverged) and (
-            row["status"] != "not_converged" or params.include_not_converged
-        )
+        wanted = params.includes(row["status"])
         row["in_similarity"] = bool(usable and wanted)
+        if row["in_similarity"] and "solution_hash" in ds:
+            graphs.append((len(rows), graph_from_dataset(ds)))
         if row["in_similarity"]:
             for name, metric in metrics.items():
                 try:

@@ -77,6 +77,11 @@ def analyze_network(
         "status": meta["status"],
         "status_reason": meta.get("reason", ""),
         "iterations": int(meta["iterations"]),
+        "untrained_validation_score": float(
+            np.nan
+            if meta.get("untrained_validation_score") is None
+            else meta["untrained_validation_score"]
+        ),
         "training_wall_time_s": float(meta.get("wall_time_s", np.nan)),
         "training_spec": json.dumps(meta.get("spec", {}), sort_keys=True),
         "analysis_spec": json.dumps(dict(spec), sort_keys=True),

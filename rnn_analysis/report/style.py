@@ -51,11 +51,12 @@ PANEL_WIDTH = 3.6
 PANEL_HEIGHT = 3.0
 
 #: Training statuses in the order legends list them.
-STATUSES = ("converged", "not_converged", "diverged", "failed")
+STATUSES = ("converged", "not_converged", "trivial", "diverged", "failed")
 #: How a network of each status is drawn in scatter plots: marker and whether it is filled.
 STATUS_MARKERS: dict[str, tuple[str, bool]] = {
     "converged": ("o", True),
     "not_converged": ("o", False),
+    "trivial": ("s", False),
     "diverged": ("X", True),
     "failed": ("P", True),
 }
@@ -63,6 +64,7 @@ STATUS_MARKERS: dict[str, tuple[str, bool]] = {
 STATUS_NAMES = {
     "converged": "converged",
     "not_converged": "did not converge",
+    "trivial": "met the criterion untrained",
     "diverged": "diverged",
     "failed": "failed",
 }

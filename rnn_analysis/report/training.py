@@ -25,7 +25,7 @@ from rnn_analysis.report.style import (
 #: Labels each network needs besides its curve.
 LABELS = ("task", "architecture", "learning_rule", "noise", "seed")
 #: Statuses whose curves end with their status marker.
-MARKED_STATUSES = ("diverged", "not_converged")
+MARKED_STATUSES = ("diverged", "not_converged", "trivial")
 #: Network keys listed by name in the note on failed networks; more are counted.
 MAX_LISTED = 4
 #: Characters of title text per inch of figure width, where the note is wrapped.

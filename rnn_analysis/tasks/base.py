@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -123,6 +124,11 @@ class Task:
     name: ClassVar[str]
     performance_name: ClassVar[str] = "accuracy"
     Params: ClassVar[type[Hyperparameters]]
+    #: The task's own defaults of the stop criterion
+    #: (:class:`~rnn_analysis.training.stopping.StoppingParams` keys); the config's
+    #: ``training.stopping`` and ``training.stopping_by_task`` override them. Each task's
+    #: module says which criterion its defaults use and why.
+    stopping_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, params: Hyperparameters | None = None, **overrides: Any) -> None:
         self.params = params if params is not None else self.Params(**overrides)

@@ -105,6 +105,8 @@ class BPTT(LearningRule):
             frozen.update(state["frozen"])
             context.set_generator_states(state["generators"])
             first = done + 1
+        else:
+            tracker.baseline(lambda: validate(model, task, validation))
 
         for iteration in range(first, hp.max_iterations + 1):
             if not tracker.active.any():

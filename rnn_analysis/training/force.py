@@ -247,6 +247,11 @@ class Force(LearningRule):
             tracker.load_state_dict(state["tracker"])
             context.set_generator_states(state["generators"])
             first = done + 1
+        else:
+            with torch.no_grad():
+                model.weight_hh.copy_(w_rec.to(model.weight_hh.dtype))
+                model.weight_out.copy_(w_out.to(model.weight_out.dtype))
+            tracker.baseline(lambda: validate(model, task, validation))
 
         for iteration in range(first, budget + 1):
             if not tracker.active.any():

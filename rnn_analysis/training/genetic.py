@@ -175,6 +175,8 @@ class Genetic(LearningRule):
                 tracker.load_state_dict(state["tracker"])
                 context.set_generator_states(state["generators"])
                 first = done + 1
+            else:
+                tracker.baseline(lambda: validate(model, task, validation))
 
             for generation in range(first, hp.max_generations + 1):
                 if not tracker.active.any():

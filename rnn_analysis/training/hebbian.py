@@ -315,6 +315,8 @@ class Hebbian(LearningRule):
             tracker.load_state_dict(state["tracker"])
             context.set_generator_states(state["generators"])
             first = done + 1
+        else:
+            tracker.baseline(lambda: validate(model, context.task, validation))
 
         for update in range(first, hp.max_updates + 1):
             if not tracker.active.any():

@@ -19,9 +19,12 @@ from rnn_analysis.training.stopping import StoppingParams
 CONVERGED = "converged"
 NOT_CONVERGED = "not_converged"
 DIVERGED = "diverged"
+#: The untrained network already met the stop criterion: it proves nothing about what
+#: training does and stays out of comparisons by default.
+TRIVIAL = "trivial"
 #: Training raised an error; the traceback is in the job's log.
 FAILED = "failed"
-STATUSES = (CONVERGED, NOT_CONVERGED, DIVERGED, FAILED)
+STATUSES = (CONVERGED, NOT_CONVERGED, DIVERGED, TRIVIAL, FAILED)
 
 
 @dataclass
@@ -30,7 +33,7 @@ class NetworkResult:
 
     Attributes
     ----------
-    status : "converged", "not_converged", "diverged" or "failed"
+    status : "converged", "not_converged", "diverged", "trivial" or "failed"
     iterations : updates applied to this network
     curve : training curve, a dataset along ``iteration`` and ``validation``
     reason : one line saying why training stopped

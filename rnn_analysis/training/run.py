@@ -28,7 +28,7 @@ from rnn_analysis.io import (
 from rnn_analysis.tasks import TASKS
 from rnn_analysis.training.checkpoint import Checkpointer
 from rnn_analysis.training.rule import FAILED, LEARNING_RULES, NetworkResult, TrainingContext
-from rnn_analysis.training.stopping import StoppingParams
+from rnn_analysis.training.stopping import resolve_stopping
 
 
 def pick_device(device: str) -> torch.device:
@@ -96,7 +96,9 @@ def train_ensemble(
     task = task_cls(from_mapping(task_cls.Params, first["task"], "tasks"))
     arch_params = from_mapping(arch_cls.Params, first["architecture"], "architectures")
     rule = rule_cls(from_mapping(rule_cls.Params, first["learning_rule"], "learning_rules"))
-    stopping = from_mapping(StoppingParams, first["stopping"], "training.stopping")
+    stopping = resolve_stopping(
+        task_cls.stopping_defaults, first["stopping"], None, "training.stopping"
+    )
     seeds = [int(s["network"]["seed"]) for s in specs]
 
     torch_device = pick_device(device)

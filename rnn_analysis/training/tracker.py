@@ -17,9 +17,11 @@ from rnn_analysis.training.rule import (
     CONVERGED,
     DIVERGED,
     NOT_CONVERGED,
+    TRIVIAL,
     NetworkResult,
 )
 from rnn_analysis.training.stopping import StopCriterion, StoppingParams
+from rnn_analysis.training.trials import Validation
 
 
 class EnsembleTracker:
@@ -59,7 +61,14 @@ class EnsembleTracker:
         self.losses = np.full((budget, n_networks), np.nan)
         self.val_iterations: list[int] = []
         self.val_scores: list[np.ndarray] = []
-        self.criterion = StopCriterion(n_networks, threshold, stopping.window)
+        self.val_losses: list[np.ndarray] = []
+        self.criterion = StopCriterion(n_networks, threshold, stopping)
+        #: Update at which each network first met the criterion (-1: not yet).
+        self.met_at = np.full(n_networks, -1, dtype=np.int64)
+        self.untrained_score = np.full(n_networks, np.nan)
+        self.untrained_loss = np.full(n_networks, np.nan)
+        #: Networks whose untrained validation already met the criterion.
+        self.trivial = np.zeros(n_networks, dtype=bool)
         self.progress = Progress(budget, log)
         self.last_iteration = 0
         #: Called with the index of each network as it stops (e.g. to freeze its weights).
@@ -91,26 +100,67 @@ class EnsembleTracker:
     def validation_due(self, iteration: int) -> bool:
         return iteration % self.stopping.validate_every == 0
 
-    def validate(self, iteration: int, scores: np.ndarray, **progress: object) -> np.ndarray:
-        """Record validation ``scores`` [E] of the active networks; stop those that converged.
+    def baseline(self, validate: Callable[[], Validation | np.ndarray]) -> None:
+        """Validate the untrained ensemble (update 0), when ``check_untrained`` is set.
 
-        A non-finite score means a diverged network. Returns the networks that converged.
+        ``validate`` is called once; its scores and losses start the training curves, and
+        a network whose untrained validation already meets the criterion is flagged
+        trivial. A rule calls this after its own initialisation, before its first update,
+        and not when it resumes from a checkpoint.
         """
-        scores = np.asarray(scores, dtype=float)
+        if not self.stopping.check_untrained:
+            return
+        scores, losses = _unpack(validate(), self.n)
+        self.val_iterations.append(0)
+        self.val_scores.append(scores.copy())
+        self.val_losses.append(losses.copy())
+        self.untrained_score = scores.copy()
+        self.untrained_loss = losses.copy()
+        self.diverge(0, np.isfinite(scores), "validation score of the untrained network")
+        for i in range(self.n):
+            self.trivial[i] = bool(np.isfinite(scores[i])) and self.criterion.untrained(
+                float(scores[i]), float(losses[i])
+            )
+        if self.trivial.any():
+            self.progress.log(
+                f"{int(self.trivial.sum())}/{self.n} network(s) meet the criterion before "
+                f"training (untrained scores {np.round(scores[self.trivial], 3).tolist()}): "
+                "flagged trivial"
+            )
+
+    def validate(
+        self, iteration: int, validation: Validation | np.ndarray, **progress: object
+    ) -> np.ndarray:
+        """Record a validation [E] of the active networks; stop those that are trained.
+
+        A non-finite score means a diverged network. A network that meets the criterion
+        for the first time trains on for the extra updates of ``training.stopping``; it
+        stops as converged at the first validation after them (and after
+        ``min_updates``) at which the criterion holds. Returns the networks that stopped
+        as converged.
+        """
+        scores, losses = _unpack(validation, self.n)
         validated = self.active.copy()
         self.val_iterations.append(iteration)
         self.val_scores.append(np.where(validated, scores, np.nan))
+        self.val_losses.append(np.where(validated, losses, np.nan))
         self.diverge(iteration, np.isfinite(scores) | ~validated, "validation score")
-        converged = self.criterion.update(scores, self.active)
-        if iteration < self.stopping.min_updates:
-            converged[:] = False
-        for i in np.flatnonzero(converged):
-            self.stop(
-                i,
-                iteration,
-                CONVERGED,
-                f"min of last {self.stopping.window} validation scores >= {self.threshold:g}",
-            )
+        meets = self.criterion.update(scores, self.active, losses)
+        converged = np.zeros(self.n, dtype=bool)
+        for i in np.flatnonzero(meets):
+            if self.met_at[i] < 0:
+                self.met_at[i] = iteration
+            extra = self.stopping.extra(int(self.met_at[i]))
+            if iteration < max(self.stopping.min_updates, self.met_at[i] + extra):
+                continue
+            converged[i] = True
+            reason = self.stopping.describe(self.threshold)
+            if extra:
+                reason += (
+                    f" (first met at {self.unit} {self.met_at[i]}, then trained on for "
+                    f"{iteration - self.met_at[i]} more)"
+                )
+            self.stop(i, iteration, CONVERGED, reason)
         recent = self.losses[max(iteration - self.stopping.validate_every, 0) : iteration]
         recent = recent[:, validated] if validated.any() else recent[:, :0]
         self.progress.update(
@@ -132,7 +182,13 @@ class EnsembleTracker:
             "losses": self.losses.copy(),
             "val_iterations": list(self.val_iterations),
             "val_scores": [s.copy() for s in self.val_scores],
+            "val_losses": [s.copy() for s in self.val_losses],
             "history": [list(h) for h in self.criterion.history],
+            "loss_history": [list(h) for h in self.criterion.loss_history],
+            "met_at": self.met_at.copy(),
+            "untrained_score": self.untrained_score.copy(),
+            "untrained_loss": self.untrained_loss.copy(),
+            "trivial": self.trivial.copy(),
             "last_iteration": self.last_iteration,
         }
 
@@ -145,33 +201,65 @@ class EnsembleTracker:
         self.losses = np.asarray(state["losses"], dtype=float).copy()
         self.val_iterations = list(state["val_iterations"])
         self.val_scores = [np.asarray(s, dtype=float) for s in state["val_scores"]]
+        self.val_losses = [np.asarray(s, dtype=float) for s in state["val_losses"]]
         self.criterion.history = [list(h) for h in state["history"]]
+        self.criterion.loss_history = [list(h) for h in state["loss_history"]]
+        self.met_at = np.asarray(state["met_at"], dtype=np.int64).copy()
+        self.untrained_score = np.asarray(state["untrained_score"], dtype=float).copy()
+        self.untrained_loss = np.asarray(state["untrained_loss"], dtype=float).copy()
+        self.trivial = np.asarray(state["trivial"], dtype=bool).copy()
         self.last_iteration = int(state["last_iteration"])
 
     def restart(self, index: int) -> None:
         """Forget a network's validation history (its training starts over)."""
         self.criterion.history[index] = []
+        self.criterion.loss_history[index] = []
+        self.met_at[index] = -1
 
     # -- at the end -----------------------------------------------------------------
     def results(self, extra: list[dict] | None = None) -> list[NetworkResult]:
-        """One result per network, its curve cut where it stopped."""
+        """One result per network, its curve cut where it stopped.
+
+        A network flagged trivial (:meth:`baseline`) gets status ``trivial`` unless it
+        diverged; every result's ``extra`` holds the update at which the criterion was
+        first met and the untrained validation score and loss.
+        """
         self.progress.done(self.last_iteration)
         out = []
         for i in range(self.n):
             end = int(min(self.stopped_at[i], self.last_iteration))
+            status, reason = self.status[i], self.reasons[i]
+            if status == NOT_CONVERGED and self.met_at[i] >= 0:
+                reason += (
+                    f" during the extra {self.unit}s after the criterion was first met at "
+                    f"{self.unit} {self.met_at[i]}"
+                )
+            if self.trivial[i] and status in (CONVERGED, NOT_CONVERGED):
+                reason = (
+                    f"met the criterion before training (untrained validation score "
+                    f"{self.untrained_score[i]:.4g}, loss {self.untrained_loss[i]:.4g}); "
+                    f"training then ended {status}: {reason}"
+                )
+                status = TRIVIAL
+            info = {
+                "criterion_met_at": int(self.met_at[i]) if self.met_at[i] >= 0 else None,
+                "untrained_validation_score": _optional(self.untrained_score[i]),
+                "untrained_validation_loss": _optional(self.untrained_loss[i]),
+            }
             out.append(
                 NetworkResult(
-                    status=self.status[i],
+                    status=status,
                     iterations=end,
                     curve=self._curve(i, end),
-                    reason=self.reasons[i],
-                    extra=dict(extra[i]) if extra else {},
+                    reason=reason,
+                    extra={**info, **(dict(extra[i]) if extra else {})},
                 )
             )
         return out
 
     def _curve(self, index: int, end: int) -> xr.Dataset:
         scores = np.array([s[index] for s in self.val_scores], dtype=float)
+        losses = np.array([s[index] for s in self.val_losses], dtype=float)
         iters = np.array(self.val_iterations, dtype=np.int64)
         keep = np.isfinite(scores) & (iters <= end)
         return xr.Dataset(
@@ -182,10 +270,33 @@ class EnsembleTracker:
                     scores[keep],
                     {"long_name": "validation performance", "units": "1"},
                 ),
+                "validation_loss": (
+                    "validation",
+                    losses[keep],
+                    {"long_name": "validation loss (masked MSE)", "units": "1"},
+                ),
             },
             coords={
                 "iteration": ("iteration", np.arange(1, end + 1), {"long_name": self.unit}),
-                "validation_iteration": ("validation", iters[keep], {"long_name": self.unit}),
+                "validation_iteration": (
+                    "validation",
+                    iters[keep],
+                    {"long_name": f"{self.unit} (0: the untrained network)"},
+                ),
             },
             attrs={"unit": self.unit},
         )
+
+
+def _unpack(validation: Validation | np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and losses [E] of a validation (losses NaN when only scores are given)."""
+    if isinstance(validation, Validation):
+        return (
+            np.asarray(validation.scores, dtype=float),
+            np.asarray(validation.losses, dtype=float),
+        )
+    return np.asarray(validation, dtype=float), np.full(n, np.nan)
+
+
+def _optional(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -34,11 +35,28 @@ def masked_mse(outputs: torch.Tensor, batch: TrialBatch) -> torch.Tensor:
     return err / (mask.sum(dim=(1, 2, 3)) * outputs.shape[-1]).clamp(min=1)
 
 
-def validate(model: Architecture, task: Task, batch: TrialBatch) -> np.ndarray:
-    """Mean task performance of each network on its validation batch: [E]."""
+@dataclass
+class Validation:
+    """One validation of an ensemble.
+
+    Attributes
+    ----------
+    scores : [E] mean task performance of each network on its validation batch
+    losses : [E] masked MSE of each network on the same batch (the loss every rule
+        is judged by, whatever it optimises)
+    """
+
+    scores: np.ndarray
+    losses: np.ndarray
+
+
+def validate(model: Architecture, task: Task, batch: TrialBatch) -> Validation:
+    """Performance and loss of each network on its validation batch."""
     with torch.no_grad():
         _, outputs = model(batch.inputs)
-        return task.score(outputs, batch).mean(dim=-1).cpu().double().numpy()
+        scores = task.score(outputs, batch).mean(dim=-1)
+        losses = masked_mse(outputs, batch)
+    return Validation(scores.cpu().double().numpy(), losses.cpu().double().numpy())
 
 
 def finite_networks(tensors: Sequence[torch.Tensor]) -> np.ndarray:
