@@ -8,13 +8,14 @@ from pathlib import Path
 import xarray as xr
 
 from rnn_analysis.aggregate.factors import factor_table
+from rnn_analysis.aggregate.rates import rate_table
 
 
 def fixed_point_table(summary: xr.Dataset) -> list[str]:
     """Statuses and stable fixed points (converged networks) per architecture × learning rule."""
     lines = [
         f"{'architecture':<14}{'rule':<9}{'networks':>9}{'converged':>10}{'not conv.':>10}"
-        f"{'diverged':>9}{'failed':>7}"
+        f"{'trivial':>8}{'diverged':>9}{'failed':>7}"
         f"{'stable FPs (converged: mean ± sd, range)':>44}"
     ]
     cells = sorted(
@@ -38,10 +39,27 @@ def fixed_point_table(summary: xr.Dataset) -> list[str]:
         )
         lines.append(
             f"{arch:<14}{rule:<9}{status.size:>9}{int((status == 'converged').sum()):>10}"
-            f"{int((status == 'not_converged').sum()):>10}{int((status == 'diverged').sum()):>9}"
+            f"{int((status == 'not_converged').sum()):>10}{int((status == 'trivial').sum()):>8}"
+            f"{int((status == 'diverged').sum()):>9}"
             f"{int((status == 'failed').sum()):>7}"
             f"{stats:>44}"
         )
+    return lines
+
+
+def known_result_table(summary: xr.Dataset) -> list[str]:
+    """Each known result of the task as a rate over the converged networks of every
+    architecture × learning rule, with its Clopper–Pearson interval; empty without any."""
+    columns = [str(name) for name in summary.data_vars if str(name).startswith("known_")]
+    lines = []
+    for column in columns:
+        lines += ["", f"{summary[column].attrs.get('long_name', column)}:"]
+        lines.append(f"  {'architecture':<14}{'rule':<9}converged networks that show it")
+        for (arch, rule), rate in rate_table(summary, column).items():
+            lines.append(f"  {arch:<14}{rule:<9}{rate}")
+        everyone = rate_table(summary, column, by=("task",))
+        for rate in everyone.values():
+            lines.append(f"  {'all':<23}{rate}")
     return lines
 
 
@@ -62,6 +80,7 @@ def write_overview(
         task = summary.attrs["task"]
         lines = [f"== task {task}: {summary.sizes['network']} networks ==", ""]
         lines += fixed_point_table(summary)
+        lines += known_result_table(summary)
         failed = summary.where(summary["status"] != "converged", drop=True)
         if failed.sizes.get("network", 0):
             lines += ["", "networks that did not converge:"]

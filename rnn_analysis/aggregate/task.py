@@ -22,6 +22,7 @@ from rnn_analysis.config import NETWORK_AXES, AggregateParams
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import provenance, write_netcdf
 from rnn_analysis.similarity import MissingRepresentation, SimilarityMetric
+from rnn_analysis.tasks import TASKS, Task
 
 #: Largest number of unstable modes counted separately in the summary; more are pooled.
 MAX_UNSTABLE_MODES = 3
@@ -99,6 +100,13 @@ _SUMMARY_ATTRS = {
 _STRING_COLUMNS = ("status_reason", "topology_signature", "solution_type")
 
 
+def _task_of(ds: xr.Dataset, path: str | Path) -> Task:
+    """The task of an analysed network, with the hyperparameters it was analysed with."""
+    spec = json.loads(ds.attrs.get("analysis_spec", "{}"))
+    name = ds.attrs["task"]
+    return TASKS[name](from_mapping(TASKS[name].Params, spec.get("task"), f"{path}: task"))
+
+
 def _network_keys_in(message: str, keys: Sequence[str]) -> str:
     """Replace ``network <i>`` (an index into ``keys``) by the network's key."""
     return re.sub(r"network (\d+)", lambda m: f"network {keys[int(m.group(1))]}", message)
@@ -166,6 +174,7 @@ def aggregate_task(
     """
     params = from_mapping(AggregateParams, options, "aggregate")
     metrics = {name: params.metric(name) for name in params.metrics}
+    known = TASKS[task].known_result_descriptions
     rows: list[dict[str, Any]] = []
     representations: dict[str, list[Any]] = {name: [] for name in metrics}
     missing: dict[str, dict[str, str]] = {name: {} for name in metrics}
@@ -203,6 +212,9 @@ def aggregate_task(
         )
         row["n_limit_cycles"] = int(ds["n_cycles"]) if "n_cycles" in ds else -1
         row["topology_signature"] = str(ds.attrs.get("topology_signature", ""))
+        checks = _task_of(ds, path).known_results(ds) if analysed else {}
+        for name in known:
+            row[f"known_{name}"] = bool(checks.get(name, False))
         row["solution_type"] = ""
         usable = "probe_hidden" in ds and bool(np.isfinite(ds["probe_hidden"].values).all())
         wanted = params.includes(row["status"])
@@ -226,7 +238,11 @@ def aggregate_task(
         log(f"{task}: {len(set(names))} solution type(s) among {len(names)} networks")
 
     summary = xr.Dataset(coords=_label_coords(rows, "network"))
-    for key, (long_name, units) in _SUMMARY_ATTRS.items():
+    columns = {
+        **_SUMMARY_ATTRS,
+        **{f"known_{name}": (f"known result: {text}", "1") for name, text in known.items()},
+    }
+    for key, (long_name, units) in columns.items():
         values = np.array([row[key] for row in rows])
         if key in _STRING_COLUMNS:
             values = values.astype(str)

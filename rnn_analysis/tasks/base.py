@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import xarray as xr
 
 from rnn_analysis.hyperparameters import Hyperparameters
 
@@ -173,6 +174,19 @@ class Task:
     def input_pulses(self) -> InputPulses | None:
         """The task's brief input events (None for tasks whose inputs are all static)."""
         return None
+
+    #: The task's known results (SPEC §7): name → what a network must show. Each is
+    #: checked per analysed network by :meth:`known_results`, becomes a ``known_<name>``
+    #: column of the task's summary, and is reported as a population rate.
+    known_result_descriptions: ClassVar[Mapping[str, str]] = {}
+
+    def known_results(self, analysis: xr.Dataset) -> dict[str, bool]:
+        """Whether one analysed network shows each known result of the task.
+
+        ``analysis`` is the network's analysis dataset; a network whose analysis was
+        skipped shows none. Keys are those of :attr:`known_result_descriptions`.
+        """
+        return {}
 
     @property
     def success_threshold(self) -> float:

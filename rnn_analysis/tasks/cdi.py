@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import torch
+import xarray as xr
 
 from rnn_analysis.hyperparameters import Hyperparameters
 from rnn_analysis.tasks.base import StaticInputs, Task, TrialBatch, add_input_noise
@@ -237,6 +238,17 @@ class CDI(Task):
         target = batch.targets.to(outputs.device)[..., -1, 0]
         return (torch.sign(outputs[..., -1, 0]) == target).to(outputs.dtype)
 
+    known_result_descriptions: ClassVar[dict[str, str]] = {
+        "line_attractor_every_context": "an approximate line attractor under the static "
+        "inputs of every context (analysis.attractors: group_line_attractor)",
+    }
+
+    def known_results(self, analysis: xr.Dataset) -> dict[str, bool]:
+        if not self.known_result_descriptions:
+            return {}
+        every = analysis.get("line_attractor_every_group")
+        return {"line_attractor_every_context": bool(every) if every is not None else False}
+
 
 @TASKS.register("rdm")
 class RDM(CDI):
@@ -251,6 +263,8 @@ class RDM(CDI):
     name = "rdm"
     Params = RDMParams
     context_inputs = False
+    #: Its fixed-point topology depends on the input noise: no yes/no known result.
+    known_result_descriptions: ClassVar[dict[str, str]] = {}
 
     @property
     def n_contexts(self) -> int:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import xarray as xr
 
 from rnn_analysis.hyperparameters import Hyperparameters
 from rnn_analysis.tasks.base import (
@@ -127,6 +128,22 @@ class FlipFlop(Task):
 
     def static_inputs(self) -> StaticInputs:
         return StaticInputs(torch.zeros(1, self.params.n_bits), {"input": np.array(["zero"])})
+
+    known_result_descriptions = {
+        "corner_attractors": "exactly 2^K stable fixed points under zero input, one at each "
+        "corner of the output cube (every output within `tolerance` of ±1)",
+    }
+
+    def known_results(self, analysis: xr.Dataset) -> dict[str, bool]:
+        if "kind" not in analysis:
+            return {"corner_attractors": False}
+        stable = (analysis["kind"].values.astype(str) == "fixed") & analysis["stable"].values
+        stable &= analysis["condition"].values == 0
+        readout = analysis["readout"].transpose("fixed_point", "output").values[stable]
+        at_corner = (np.abs(readout - np.sign(readout)) < self.params.tolerance).all(axis=1)
+        corners = {tuple(np.sign(r)) for r in readout[at_corner]}
+        k = 2**self.params.n_bits
+        return {"corner_attractors": bool(stable.sum() == k and len(corners) == k)}
 
     def score(self, outputs: torch.Tensor, batch: TrialBatch) -> torch.Tensor:
         targets = batch.targets.to(outputs.device)
