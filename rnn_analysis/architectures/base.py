@@ -3,8 +3,8 @@
 Every architecture holds the parameters of ``n_networks`` networks of identical
 shapes stacked along a leading ensemble dimension, so that one call advances all
 of them. States are flat vectors (an LSTM's state is ``[h; c]``). Analyses only call
-:meth:`Architecture.step`, :meth:`Architecture.hidden` and :meth:`Architecture.readout`,
-so they work for every architecture.
+:meth:`Architecture.step`, :meth:`Architecture.hidden`, :meth:`Architecture.readout` and
+:meth:`Architecture.fixed_point_residual`, so they work for every architecture.
 
 Shapes: ``h`` is ``[E, B, n_state]`` and ``u`` is ``[E, B, n_in]`` (``E`` networks,
 ``B`` trials or points per network).
@@ -118,6 +118,17 @@ class Architecture(nn.Module):
     def hidden(self, h: torch.Tensor) -> torch.Tensor:
         """The unit activity that the readout sees and that analyses compare."""
         return h
+
+    def fixed_point_residual(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """A residual ``R(h, u)`` [E, B, n_state] whose zeros are the fixed points of F.
+
+        ``R = D(h, u) (F(h, u) − h)`` for a diagonal ``D`` with positive entries, chosen
+        so that ``R`` cannot vanish where ``F(h, u) − h`` only does because a gate
+        saturates (a GRU's update gate at 1 makes ``F(h) − h`` round to 0 at any h).
+        Fixed-point verification solves ``R = 0``. The default is ``F(h, u) − h``
+        (``D = I``), right for architectures without a gate on the state's own update.
+        """
+        return self.step(h, u) - h
 
     # -- shared -------------------------------------------------------------------
     @property

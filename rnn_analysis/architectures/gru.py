@@ -27,7 +27,10 @@ class GRU(Architecture):
             **self.readout_shapes(),
         }
 
-    def step(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def _update_and_candidate(
+        self, h: torch.Tensor, u: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The update gate z and the candidate state n."""
         gi = bmm_bias(u, self.weight_ih, self.bias_ih)
         gh = bmm_bias(h, self.weight_hh, self.bias_hh)
         i_r, i_z, i_n = gi.chunk(3, dim=-1)
@@ -35,4 +38,14 @@ class GRU(Architecture):
         r = torch.sigmoid(i_r + h_r)
         z = torch.sigmoid(i_z + h_z)
         candidate = torch.tanh(i_n + r * h_n)
+        return z, candidate
+
+    def step(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        z, candidate = self._update_and_candidate(h, u)
         return (1.0 - z) * candidate + z * h
+
+    def fixed_point_residual(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """``n(h, u) − h``: ``F − h = (1 − z) ⊙ (n − h)`` with ``1 − z > 0``, so both have
+        the same zeros, but ``n − h`` does not vanish where z rounds to 1."""
+        _, candidate = self._update_and_candidate(h, u)
+        return candidate - h

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch.nn import functional
 
 from rnn_analysis.architectures.base import (
     Architecture,
@@ -67,3 +68,24 @@ class LSTM(Architecture):
         cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
         hid = torch.sigmoid(o) * torch.tanh(cell)
         return torch.cat([hid, cell], dim=-1)
+
+    def fixed_point_residual(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """``[o tanh(c') − h ; w_i ⊙ tanh(a_g) − w_c ⊙ c]``.
+
+        The hidden half is ``F − h``'s (``c' = f c + i g``). The cell half of ``F − h``
+        is ``i g − (1 − f) c``, which rounds to 0 at any c where i and 1 − f both
+        saturate at 0; divided by ``i + 1 − f`` it becomes ``w_i g − w_c c`` with
+        ``w_i = i / (i + 1 − f)`` and ``w_c = (1 − f) / (i + 1 − f)``, weights summing to
+        1, computed from ``log i`` and ``log(1 − f) = log σ(−a_f)`` so that neither
+        saturation nor the rounding of ``1 − f`` makes both vanish.
+        """
+        n = self.hidden_size
+        hid, cell = h[..., :n], h[..., n:]
+        gates = bmm_bias(hid, self.weight_hh, self.bias) + torch.bmm(u, self.weight_ih)
+        a_i, a_f, a_g, a_o = gates.chunk(4, dim=-1)
+        g = torch.tanh(a_g)
+        new_cell = torch.sigmoid(a_f) * cell + torch.sigmoid(a_i) * g
+        hid_residual = torch.sigmoid(a_o) * torch.tanh(new_cell) - hid
+        log_ratio = functional.logsigmoid(a_i) - functional.logsigmoid(-a_f)
+        cell_residual = torch.sigmoid(log_ratio) * g - torch.sigmoid(-log_ratio) * cell
+        return torch.cat([hid_residual, cell_residual], dim=-1)

@@ -52,8 +52,19 @@ class UGRNN(Architecture):
             **self.readout_shapes(),
         }
 
-    def step(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def _gate_and_candidate(
+        self, h: torch.Tensor, u: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The update gate g and the candidate c."""
         pre = bmm_bias(h, self.weight_hh, self.bias) + torch.bmm(u, self.weight_ih)
         c_pre, g_pre = pre.chunk(2, dim=-1)
-        g = torch.sigmoid(g_pre)
-        return g * h + (1.0 - g) * torch.tanh(c_pre)
+        return torch.sigmoid(g_pre), torch.tanh(c_pre)
+
+    def step(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        g, candidate = self._gate_and_candidate(h, u)
+        return g * h + (1.0 - g) * candidate
+
+    def fixed_point_residual(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """``c(h, u) − h``: ``F − h = (1 − g) ⊙ (c − h)`` with ``1 − g > 0``."""
+        _, candidate = self._gate_and_candidate(h, u)
+        return candidate - h
