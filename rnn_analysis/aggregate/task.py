@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -13,98 +12,19 @@ import xarray as xr
 
 from rnn_analysis.aggregate.embedding import metric_mds
 from rnn_analysis.aggregate.factors import factor_summary, factor_table
-from rnn_analysis.analysis.reduced_graph import (
-    LabelledGraph,
-    assign_solution_types,
-    graph_from_dataset,
+from rnn_analysis.aggregate.summary import (
+    label_coords,
+    name_solution_types,
+    provenance_attrs,
+    read_analysis,
+    summary_dataset,
+    summary_row,
 )
-from rnn_analysis.config import NETWORK_AXES, AggregateParams
+from rnn_analysis.analysis.reduced_graph import LabelledGraph, graph_from_dataset
+from rnn_analysis.config import AggregateParams
 from rnn_analysis.hyperparameters import from_mapping
-from rnn_analysis.io import provenance, write_netcdf
+from rnn_analysis.io import write_netcdf
 from rnn_analysis.similarity import MissingRepresentation, SimilarityMetric
-from rnn_analysis.tasks import TASKS, Task
-
-#: Largest number of unstable modes counted separately in the summary; more are pooled.
-MAX_UNSTABLE_MODES = 3
-
-
-def _label_coords(rows: Sequence[Mapping[str, Any]], dim: str, suffix: str = "") -> dict:
-    coords = {}
-    for axis in NETWORK_AXES:
-        values = [row[axis] for row in rows]
-        dtype = float if axis == "noise" else (int if axis == "seed" else str)
-        coords[f"{axis}{suffix}"] = (dim, np.array(values, dtype=dtype))
-    coords[f"network_key{suffix}"] = (dim, np.array([row["network"] for row in rows], dtype=str))
-    coords[f"status{suffix}"] = (dim, np.array([row["status"] for row in rows], dtype=str))
-    return coords
-
-
-def _fixed_point_counts(ds: xr.Dataset) -> dict[str, int]:
-    if "kind" not in ds or ds.sizes.get("fixed_point", 0) == 0:
-        n = 0 if "analysis_skipped" not in ds.attrs else -1
-        counts = {"n_fixed_points": n, "n_stable": n, "n_slow_points": n}
-        counts.update({f"n_saddles_{k}": n for k in range(1, MAX_UNSTABLE_MODES + 1)})
-        return counts
-    fixed = ds["kind"].values == "fixed"
-    unstable = ds["n_unstable"].values
-    counts = {
-        "n_fixed_points": int(fixed.sum()),
-        "n_stable": int((fixed & (unstable == 0)).sum()),
-        "n_slow_points": int((~fixed).sum()),
-    }
-    for k in range(1, MAX_UNSTABLE_MODES + 1):
-        match = unstable >= k if k == MAX_UNSTABLE_MODES else unstable == k
-        counts[f"n_saddles_{k}"] = int((fixed & match).sum())
-    return counts
-
-
-_SUMMARY_ATTRS = {
-    "status_reason": ("why training stopped", ""),
-    "iterations": ("training updates", "1"),
-    "untrained_validation_score": (
-        "validation performance before training (NaN: not checked)",
-        "1",
-    ),
-    "training_wall_time_s": ("training wall time of the job", "s"),
-    "performance_noisy": ("performance on fresh noisy trials", "1"),
-    "performance_noise_free": ("performance on noise-free trials", "1"),
-    "n_fixed_points": ("fixed points found (-1: not analysed)", "1"),
-    "n_stable": ("stable fixed points", "1"),
-    "n_slow_points": ("slow points", "1"),
-    **{
-        f"n_saddles_{k}": (f"saddles with {k} unstable mode(s)", "1")
-        for k in range(1, MAX_UNSTABLE_MODES)
-    },
-    f"n_saddles_{MAX_UNSTABLE_MODES}": (
-        f"saddles with {MAX_UNSTABLE_MODES} or more unstable modes",
-        "1",
-    ),
-    "in_similarity": (
-        "network is part of the similarity matrices, MDS, factor summary and solution types",
-        "1",
-    ),
-    "n_line_attractors": ("static inputs with a line attractor (-1: not analysed)", "1"),
-    "line_attractor_every_group": (
-        "a line attractor in every context (or input group)",
-        "1",
-    ),
-    "n_limit_cycles": ("static inputs with a limit cycle (-1: not analysed)", "1"),
-    "n_topology_nodes": ("nodes of the topology graph (-1: not analysed)", "1"),
-    "n_topology_edges": ("edges of the topology graph (-1: not analysed)", "1"),
-    "topology_signature": ("order-free description of the topology graph", ""),
-    "solution_type": (
-        "isomorphism class of the compacted reduced-dynamics graph (empty: none)",
-        "",
-    ),
-}
-_STRING_COLUMNS = ("status_reason", "topology_signature", "solution_type")
-
-
-def _task_of(ds: xr.Dataset, path: str | Path) -> Task:
-    """The task of an analysed network, with the hyperparameters it was analysed with."""
-    spec = json.loads(ds.attrs.get("analysis_spec", "{}"))
-    name = ds.attrs["task"]
-    return TASKS[name](from_mapping(TASKS[name].Params, spec.get("task"), f"{path}: task"))
 
 
 def _network_keys_in(message: str, keys: Sequence[str]) -> str:
@@ -174,54 +94,16 @@ def aggregate_task(
     """
     params = from_mapping(AggregateParams, options, "aggregate")
     metrics = {name: params.metric(name) for name in params.metrics}
-    known = TASKS[task].known_result_descriptions
     rows: list[dict[str, Any]] = []
     representations: dict[str, list[Any]] = {name: [] for name in metrics}
     missing: dict[str, dict[str, str]] = {name: {} for name in metrics}
-    graphs: list[tuple[int, LabelledGraph]] = []
+    graphs: dict[int, LabelledGraph] = {}
     for path in analyses:
-        try:
-            with xr.open_dataset(path) as ds:
-                ds = ds.load()
-        except (OSError, ValueError) as err:
-            raise ValueError(f"{path}: cannot read the analysis dataset: {err}") from err
-        if ds.attrs.get("task") != task:
-            raise ValueError(f"{path}: belongs to task {ds.attrs.get('task')!r}, not {task!r}")
-        row = {axis: ds.attrs[axis] for axis in NETWORK_AXES}
-        row.update(
-            network=ds.attrs["network"],
-            status=ds.attrs["status"],
-            status_reason=ds.attrs.get("status_reason", ""),
-            iterations=int(ds.attrs["iterations"]),
-            untrained_validation_score=float(ds.attrs.get("untrained_validation_score", np.nan)),
-            training_wall_time_s=float(ds.attrs.get("training_wall_time_s", np.nan)),
-            performance_noisy=float(ds["performance_noisy"])
-            if "performance_noisy" in ds
-            else np.nan,
-            performance_noise_free=(
-                float(ds["performance_noise_free"]) if "performance_noise_free" in ds else np.nan
-            ),
-            **_fixed_point_counts(ds),
-        )
-        analysed = "analysis_skipped" not in ds.attrs
-        row["n_topology_nodes"] = int(ds.sizes.get("topology_node", 0)) if analysed else -1
-        row["n_topology_edges"] = int(ds.sizes.get("topology_edge", 0)) if analysed else -1
-        row["n_line_attractors"] = int(ds["n_line_attractors"]) if "n_line_attractors" in ds else -1
-        row["line_attractor_every_group"] = (
-            bool(ds["line_attractor_every_group"]) if "line_attractor_every_group" in ds else False
-        )
-        row["n_limit_cycles"] = int(ds["n_cycles"]) if "n_cycles" in ds else -1
-        row["topology_signature"] = str(ds.attrs.get("topology_signature", ""))
-        checks = _task_of(ds, path).known_results(ds) if analysed else {}
-        for name in known:
-            row[f"known_{name}"] = bool(checks.get(name, False))
-        row["solution_type"] = ""
-        usable = "probe_hidden" in ds and bool(np.isfinite(ds["probe_hidden"].values).all())
-        wanted = params.includes(row["status"])
-        row["in_similarity"] = bool(usable and wanted)
-        if row["in_similarity"] and "solution_hash" in ds:
-            graphs.append((len(rows), graph_from_dataset(ds)))
+        ds = read_analysis(path, task)
+        row = summary_row(ds, path, params)
         if row["in_similarity"]:
+            if "solution_hash" in ds:
+                graphs[len(rows)] = graph_from_dataset(ds)
             for name, metric in metrics.items():
                 try:
                     representations[name].append(metric.representation(ds))
@@ -231,32 +113,13 @@ def aggregate_task(
         rows.append(row)
     chosen = [row for row in rows if row["in_similarity"]]
     log(f"{task}: {len(rows)} networks, {len(chosen)} in the similarity matrices")
-    if graphs:
-        names = assign_solution_types([graph for _, graph in graphs])
-        for (index, _), name in zip(graphs, names, strict=True):
-            rows[index]["solution_type"] = name
-        log(f"{task}: {len(set(names))} solution type(s) among {len(names)} networks")
-
-    summary = xr.Dataset(coords=_label_coords(rows, "network"))
-    columns = {
-        **_SUMMARY_ATTRS,
-        **{f"known_{name}": (f"known result: {text}", "1") for name, text in known.items()},
-    }
-    for key, (long_name, units) in columns.items():
-        values = np.array([row[key] for row in rows])
-        if key in _STRING_COLUMNS:
-            values = values.astype(str)
-        summary[key] = ("network", values, {"long_name": long_name, "units": units})
-    meta = {
-        "task": task,
-        "aggregate_options": json.dumps(params.to_dict(), sort_keys=True),
-        "provenance": json.dumps(provenance(), sort_keys=True),
-    }
-    summary.attrs = {**meta, "title": f"per-network summary of task {task}"}
+    name_solution_types(rows, graphs, log)
+    summary = summary_dataset(task, rows, params)
+    meta = provenance_attrs(task, params)
 
     keys = [row["network"] for row in chosen]
     similarity = xr.Dataset(
-        coords={**_label_coords(chosen, "network"), **_label_coords(chosen, "network_b", "_b")}
+        coords={**label_coords(chosen, "network"), **label_coords(chosen, "network_b", "_b")}
     )
     for suffix, dim in (("", "network"), ("_b", "network_b")):
         similarity.coords[f"solution_type{suffix}"] = (

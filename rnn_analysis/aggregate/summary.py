@@ -1,0 +1,216 @@
+"""The per-network summary of one task: one row per network, whatever its status.
+
+Every analysed network of a task becomes a row: its grid labels, training status and
+why, behaviour, fixed-point counts, attractor structure, the task's known results
+(``known_<name>``) and whether it enters the comparisons. :func:`summarise` builds the
+summary dataset alone (for scripts and tests); :func:`~rnn_analysis.aggregate.task.
+aggregate_task` builds it together with the similarity matrices.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from rnn_analysis.analysis.reduced_graph import assign_solution_types, graph_from_dataset
+from rnn_analysis.config import NETWORK_AXES, AggregateParams
+from rnn_analysis.hyperparameters import from_mapping
+from rnn_analysis.io import provenance
+from rnn_analysis.tasks import TASKS, Task
+
+#: Largest number of unstable modes counted separately in the summary; more are pooled.
+MAX_UNSTABLE_MODES = 3
+
+
+def label_coords(rows: Sequence[Mapping[str, Any]], dim: str, suffix: str = "") -> dict:
+    coords = {}
+    for axis in NETWORK_AXES:
+        values = [row[axis] for row in rows]
+        dtype = float if axis == "noise" else (int if axis == "seed" else str)
+        coords[f"{axis}{suffix}"] = (dim, np.array(values, dtype=dtype))
+    coords[f"network_key{suffix}"] = (dim, np.array([row["network"] for row in rows], dtype=str))
+    coords[f"status{suffix}"] = (dim, np.array([row["status"] for row in rows], dtype=str))
+    return coords
+
+
+def _fixed_point_counts(ds: xr.Dataset) -> dict[str, int]:
+    if "kind" not in ds or ds.sizes.get("fixed_point", 0) == 0:
+        n = 0 if "analysis_skipped" not in ds.attrs else -1
+        counts = {"n_fixed_points": n, "n_stable": n, "n_slow_points": n}
+        counts.update({f"n_saddles_{k}": n for k in range(1, MAX_UNSTABLE_MODES + 1)})
+        return counts
+    fixed = ds["kind"].values == "fixed"
+    unstable = ds["n_unstable"].values
+    counts = {
+        "n_fixed_points": int(fixed.sum()),
+        "n_stable": int((fixed & (unstable == 0)).sum()),
+        "n_slow_points": int((~fixed).sum()),
+    }
+    for k in range(1, MAX_UNSTABLE_MODES + 1):
+        match = unstable >= k if k == MAX_UNSTABLE_MODES else unstable == k
+        counts[f"n_saddles_{k}"] = int((fixed & match).sum())
+    return counts
+
+
+_SUMMARY_ATTRS = {
+    "status_reason": ("why training stopped", ""),
+    "iterations": ("training updates", "1"),
+    "untrained_validation_score": (
+        "validation performance before training (NaN: not checked)",
+        "1",
+    ),
+    "training_wall_time_s": ("training wall time of the job", "s"),
+    "performance_noisy": ("performance on fresh noisy trials", "1"),
+    "performance_noise_free": ("performance on noise-free trials", "1"),
+    "n_fixed_points": ("fixed points found (-1: not analysed)", "1"),
+    "n_stable": ("stable fixed points", "1"),
+    "n_slow_points": ("slow points", "1"),
+    **{
+        f"n_saddles_{k}": (f"saddles with {k} unstable mode(s)", "1")
+        for k in range(1, MAX_UNSTABLE_MODES)
+    },
+    f"n_saddles_{MAX_UNSTABLE_MODES}": (
+        f"saddles with {MAX_UNSTABLE_MODES} or more unstable modes",
+        "1",
+    ),
+    "in_similarity": (
+        "network is part of the similarity matrices, MDS, factor summary and solution types",
+        "1",
+    ),
+    "n_line_attractors": ("static inputs with a line attractor (-1: not analysed)", "1"),
+    "line_attractor_every_group": (
+        "a line attractor in every context (or input group)",
+        "1",
+    ),
+    "n_limit_cycles": ("static inputs with a limit cycle (-1: not analysed)", "1"),
+    "n_topology_nodes": ("nodes of the topology graph (-1: not analysed)", "1"),
+    "n_topology_edges": ("edges of the topology graph (-1: not analysed)", "1"),
+    "topology_signature": ("order-free description of the topology graph", ""),
+    "solution_type": (
+        "isomorphism class of the compacted reduced-dynamics graph (empty: none)",
+        "",
+    ),
+}
+_STRING_COLUMNS = ("status_reason", "topology_signature", "solution_type")
+
+
+def _task_of(ds: xr.Dataset, path: str | Path) -> Task:
+    """The task of an analysed network, with the hyperparameters it was analysed with."""
+    spec = json.loads(ds.attrs.get("analysis_spec", "{}"))
+    name = ds.attrs["task"]
+    return TASKS[name](from_mapping(TASKS[name].Params, spec.get("task"), f"{path}: task"))
+
+
+def read_analysis(path: str | Path, task: str) -> xr.Dataset:
+    """A network's analysis dataset, loaded; errors name the file."""
+    try:
+        with xr.open_dataset(path) as ds:
+            ds = ds.load()
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read the analysis dataset: {err}") from err
+    if ds.attrs.get("task") != task:
+        raise ValueError(f"{path}: belongs to task {ds.attrs.get('task')!r}, not {task!r}")
+    return ds
+
+
+def summary_row(ds: xr.Dataset, path: str | Path, params: AggregateParams) -> dict[str, Any]:
+    """One network's row of the summary (``solution_type`` is filled in later)."""
+    row: dict[str, Any] = {axis: ds.attrs[axis] for axis in NETWORK_AXES}
+    row.update(
+        network=ds.attrs["network"],
+        status=ds.attrs["status"],
+        status_reason=ds.attrs.get("status_reason", ""),
+        iterations=int(ds.attrs["iterations"]),
+        untrained_validation_score=float(ds.attrs.get("untrained_validation_score", np.nan)),
+        training_wall_time_s=float(ds.attrs.get("training_wall_time_s", np.nan)),
+        performance_noisy=float(ds["performance_noisy"]) if "performance_noisy" in ds else np.nan,
+        performance_noise_free=(
+            float(ds["performance_noise_free"]) if "performance_noise_free" in ds else np.nan
+        ),
+        **_fixed_point_counts(ds),
+    )
+    analysed = "analysis_skipped" not in ds.attrs
+    row["n_topology_nodes"] = int(ds.sizes.get("topology_node", 0)) if analysed else -1
+    row["n_topology_edges"] = int(ds.sizes.get("topology_edge", 0)) if analysed else -1
+    row["n_line_attractors"] = int(ds["n_line_attractors"]) if "n_line_attractors" in ds else -1
+    row["line_attractor_every_group"] = (
+        bool(ds["line_attractor_every_group"]) if "line_attractor_every_group" in ds else False
+    )
+    row["n_limit_cycles"] = int(ds["n_cycles"]) if "n_cycles" in ds else -1
+    row["topology_signature"] = str(ds.attrs.get("topology_signature", ""))
+    known = TASKS[ds.attrs["task"]].known_result_descriptions
+    checks = _task_of(ds, path).known_results(ds) if analysed else {}
+    for name in known:
+        row[f"known_{name}"] = bool(checks.get(name, False))
+    row["solution_type"] = ""
+    usable = "probe_hidden" in ds and bool(np.isfinite(ds["probe_hidden"].values).all())
+    row["in_similarity"] = bool(usable and params.includes(row["status"]))
+    return row
+
+
+def name_solution_types(
+    rows: list[dict[str, Any]], graphs: Mapping[int, Any], log: Callable[[str], None]
+) -> None:
+    """Set ``solution_type`` of the rows whose index is in ``graphs`` (their reduced-
+    dynamics graphs), named so that the names do not depend on the order of the rows."""
+    if not graphs:
+        return
+    names = assign_solution_types(list(graphs.values()))
+    for index, name in zip(graphs, names, strict=True):
+        rows[index]["solution_type"] = name
+    task = rows[0]["task"]
+    log(f"{task}: {len(set(names))} solution type(s) among {len(names)} networks")
+
+
+def summary_dataset(
+    task: str, rows: Sequence[Mapping[str, Any]], params: AggregateParams
+) -> xr.Dataset:
+    """The summary dataset of ``task`` from its rows."""
+    known = TASKS[task].known_result_descriptions
+    summary = xr.Dataset(coords=label_coords(rows, "network"))
+    columns = {
+        **_SUMMARY_ATTRS,
+        **{f"known_{name}": (f"known result: {text}", "1") for name, text in known.items()},
+    }
+    for key, (long_name, units) in columns.items():
+        values = np.array([row[key] for row in rows])
+        if key in _STRING_COLUMNS:
+            values = values.astype(str)
+        summary[key] = ("network", values, {"long_name": long_name, "units": units})
+    summary.attrs = {
+        **provenance_attrs(task, params),
+        "title": f"per-network summary of task {task}",
+    }
+    return summary
+
+
+def provenance_attrs(task: str, params: AggregateParams) -> dict[str, str]:
+    return {
+        "task": task,
+        "aggregate_options": json.dumps(params.to_dict(), sort_keys=True),
+        "provenance": json.dumps(provenance(), sort_keys=True),
+    }
+
+
+def summarise(
+    task: str,
+    analyses: Sequence[str | Path],
+    options: Mapping[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> xr.Dataset:
+    """The summary of every analysed network of ``task`` (no similarity matrices)."""
+    params = from_mapping(AggregateParams, options, "aggregate")
+    rows, graphs = [], {}
+    for path in analyses:
+        ds = read_analysis(path, task)
+        row = summary_row(ds, path, params)
+        if row["in_similarity"] and "solution_hash" in ds:
+            graphs[len(rows)] = graph_from_dataset(ds)
+        rows.append(row)
+    name_solution_types(rows, graphs, log)
+    return summary_dataset(task, rows, params)
