@@ -246,6 +246,20 @@ def test_identical_groups_give_an_infinite_ratio() -> None:
     assert any("inf" in line for line in factor_table(summary))
 
 
+def test_identical_networks_are_not_separated() -> None:
+    """Every distance 0 (e.g. one shared topology): no separation, not an undefined one."""
+    codes = np.array([0, 0, 1, 1, 2, 2])
+    d = np.zeros((6, 6))
+    assert between_within_ratio(d, codes) == 1.0
+    assert silhouette(d, codes) == 0.0
+    similarity = make_similarity(
+        {"topo": d}, ["a", "a", "b", "b", "c", "c"], ["bptt"] * 6, [0.0] * 6
+    )
+    summary = factor_summary(similarity, factors=["architecture"], n_bootstrap=50)
+    assert summary["between_within"].item() == 1.0
+    assert summary["between_within_ci"].values.ravel().tolist() == [1.0, 1.0]
+
+
 def test_undefined_scores_are_nan() -> None:
     d = euclidean(np.arange(4.0)[:, None])
     assert math.isnan(silhouette(d, ["a"] * 4))

@@ -124,7 +124,7 @@ def _scores(
         ratio = np.where(
             within_mean > 0,
             between_mean / within_mean,
-            np.where(between_mean > 0, np.inf, np.nan),
+            np.where(between_mean > 0, np.inf, 1.0),
         )
     ratio = np.where(valid, ratio, np.nan)
     return WeightedScores(silhouette, ratio, valid)
@@ -157,7 +157,9 @@ def weighted_scores(distances: ArrayLike, labels: ArrayLike, weights: ArrayLike)
         ``silhouette`` and ``between_within`` [n_sets], NaN for sets that are
         not ``valid``: fewer than 2 groups with positive weight, or no pair of
         distinct networks sharing a group. The ratio is inf when all
-        within-group distances are 0 and some between-group distance is not.
+        within-group distances are 0 and some between-group distance is not, and 1
+        (no separation; the silhouette is then 0) when every distance is 0, as when
+        all networks share one fixed-point topology.
 
     Raises
     ------
@@ -209,7 +211,8 @@ def between_within_ratio(distances: ArrayLike, labels: ArrayLike) -> float:
     -------
     float
         The ratio; NaN with fewer than 2 groups or no pair within a group, inf
-        when all within-group distances are 0 and a between-group one is not.
+        when all within-group distances are 0 and a between-group one is not, 1 when
+        every distance is 0.
     """
     n = np.shape(distances)[0]
     return float(weighted_scores(distances, labels, np.ones((1, n))).between_within[0])
