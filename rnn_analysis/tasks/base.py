@@ -175,7 +175,7 @@ class Task:
         """The task's brief input events (None for tasks whose inputs are all static)."""
         return None
 
-    #: The task's known results (SPEC §7): name → what a network must show. Each is
+    #: The task's known results (docs/science.md §7): name → what a network must show. Each is
     #: checked per analysed network by :meth:`known_results`, becomes a ``known_<name>``
     #: column of the task's summary, and is reported as a population rate.
     known_result_descriptions: ClassVar[Mapping[str, str]] = {}
