@@ -78,12 +78,16 @@ def test_rate_table_counts_only_the_chosen_statuses_and_keeps_empty_groups() -> 
     assert any(line.split()[:1] == ["all"] and "2 of 3" in line for line in lines)
 
 
-def flipflop_points(readouts: list[list[float]], stable: list[bool]) -> xr.Dataset:
+def flipflop_points(
+    readouts: list[list[float]], stable: list[bool], n_unstable: list[int] | None = None
+) -> xr.Dataset:
     n = len(readouts)
+    n_unstable = n_unstable if n_unstable is not None else [0 if s else 1 for s in stable]
     return xr.Dataset(
         {
             "kind": ("fixed_point", np.full(n, "fixed")),
             "stable": ("fixed_point", np.array(stable, dtype=bool)),
+            "n_unstable": ("fixed_point", np.array(n_unstable, dtype=np.int64)),
             "condition": ("fixed_point", np.zeros(n, dtype=np.int64)),
             "readout": (("fixed_point", "output"), np.array(readouts, dtype=float)),
         }
@@ -95,7 +99,7 @@ def test_flipflop_corner_attractors() -> None:
     corners = [list(c) for c in itertools.product([-0.9, 0.95], repeat=3)]
     saddle = [[0.0, 0.9, 0.9]]
     good = flipflop_points(corners + saddle, [True] * 8 + [False])
-    assert task.known_results(good) == {"corner_attractors": True}
+    assert task.known_results(good)["corner_attractors"]
     # a missing corner, an extra stable point, a stable point away from the corners
     assert not task.known_results(flipflop_points(corners[:7], [True] * 7))["corner_attractors"]
     extra = flipflop_points(corners + saddle, [True] * 9)
@@ -105,7 +109,20 @@ def test_flipflop_corner_attractors() -> None:
     assert not task.known_results(flipflop_points(off, [True] * 8))["corner_attractors"]
     slow = good.assign(kind=("fixed_point", np.array(["slow"] + ["fixed"] * 8)))
     assert not task.known_results(slow)["corner_attractors"]
-    assert task.known_results(xr.Dataset()) == {"corner_attractors": False}
+    assert task.known_results(xr.Dataset()) == {"corner_attractors": False, "cube_census": False}
+
+
+def test_flipflop_cube_census() -> None:
+    task = TASKS["flipflop"]()
+    corners = [list(c) for c in itertools.product([-0.9, 0.95], repeat=3)]
+    modes = [0] * 8 + [1] * 12 + [2] * 6 + [3]
+    readouts = corners + [[0.0, 0.0, 0.0]] * 19
+    cube = flipflop_points(readouts, [m == 0 for m in modes], modes)
+    assert task.known_results(cube) == {"corner_attractors": True, "cube_census": True}
+    missing = flipflop_points(readouts[:-2], [m == 0 for m in modes[:-2]], modes[:-2])
+    assert not task.known_results(missing)["cube_census"]
+    extra = flipflop_points(readouts + [[0.0] * 3], [m == 0 for m in modes] + [False], modes + [4])
+    assert not task.known_results(extra)["cube_census"]
 
 
 def test_integration_known_results() -> None:

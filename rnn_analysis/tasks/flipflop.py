@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,18 +133,27 @@ class FlipFlop(Task):
     known_result_descriptions = {
         "corner_attractors": "exactly 2^K stable fixed points under zero input, one at each "
         "corner of the output cube (every output within `tolerance` of ±1)",
+        "cube_census": "the fixed points of the K-cube: C(K, k) 2^(K-k) fixed points with k "
+        "unstable modes for k = 0..K (K = 3: 8 stable, 12, 6 and 1 saddles), none other",
     }
 
     def known_results(self, analysis: xr.Dataset) -> dict[str, bool]:
         if "kind" not in analysis:
-            return {"corner_attractors": False}
-        stable = (analysis["kind"].values.astype(str) == "fixed") & analysis["stable"].values
-        stable &= analysis["condition"].values == 0
+            return dict.fromkeys(self.known_result_descriptions, False)
+        fixed = (analysis["kind"].values.astype(str) == "fixed") & (
+            analysis["condition"].values == 0
+        )
+        stable = fixed & analysis["stable"].values
         readout = analysis["readout"].transpose("fixed_point", "output").values[stable]
         at_corner = (np.abs(readout - np.sign(readout)) < self.params.tolerance).all(axis=1)
         corners = {tuple(np.sign(r)) for r in readout[at_corner]}
-        k = 2**self.params.n_bits
-        return {"corner_attractors": bool(stable.sum() == k and len(corners) == k)}
+        n_bits = self.params.n_bits
+        counts = np.bincount(analysis["n_unstable"].values[fixed], minlength=n_bits + 1)
+        cube = [math.comb(n_bits, k) * 2 ** (n_bits - k) for k in range(n_bits + 1)]
+        return {
+            "corner_attractors": bool(stable.sum() == 2**n_bits and len(corners) == 2**n_bits),
+            "cube_census": counts.tolist() == cube,
+        }
 
     def score(self, outputs: torch.Tensor, batch: TrialBatch) -> torch.Tensor:
         targets = batch.targets.to(outputs.device)
