@@ -1,7 +1,7 @@
-"""Fixed-point finder against an independent ground truth, with the finder configured as
-before and FixedPointFinder's joint Adam.
+"""Fixed-point finder against an independent ground truth, next to the finder without
+verification from probe samples only and FixedPointFinder's joint Adam.
 
-    python bench/fixed_points.py                    # trains 3 gru-64 flip-flop networks first
+    python bench/fixed_points.py                    # trains 4 gru-64 flip-flop networks first
     python bench/fixed_points.py --architectures gru lstm ugrnn --networks 2
     python bench/fixed_points.py --models a/model.pt b/model.pt
     python bench/fixed_points.py --quick            # 1 gru-64, 1,000 starts per kind
@@ -10,15 +10,16 @@ Networks. Unless model files are given, the script trains ``--networks`` 64-unit
 networks of each of ``--architectures`` on the 3-bit flip-flop through
 :func:`rnn_analysis.training.run.train_ensemble` into a temporary folder, one thread,
 seeds 0, 1, ...: the default sweep's task and BPTT settings (lr 5e-3, batch 128, up to
-3000 updates; validation every 25 updates on 256 trials, converged when the last 10
+3000 updates; validation every 50 updates on 256 trials, converged when the last 10
 scores are all ≥ 0.95). Given model files, the task of each comes from the training
 spec stored in it. Probe trajectories are the task's probe set.
 
 Ground truth, per network and static input: ``scipy.optimize.root`` (``hybr``, analytic
 Jacobian) in float64 on the architecture's saturation-free residual ``R(h, u)``
 (:meth:`~rnn_analysis.architectures.base.Architecture.fixed_point_residual`: ``n − h``
-for a GRU, in closed-form numpy, checked against the network's own residual and its
-autograd Jacobian first; the network's torch residual for other architectures) from
+for a GRU, the gate-weighted residual for an LSTM, in closed-form numpy, checked
+against the network's own residual and its autograd Jacobian first; the network's
+torch residual for other architectures) from
 ``--starts`` starts of each of three kinds: probe states, uniform random states in the
 state box (``[−1, 1]`` in every coordinate bounded by a tanh: all of a GRU's, UGRNN's or
 tanh network's, an LSTM's hidden half; elsewhere the probe states' range widened by half
@@ -37,7 +38,7 @@ small warm-up call):
 * **finder**: :func:`rnn_analysis.analysis.fixed_points.find_fixed_points` with the
   default :class:`~rnn_analysis.analysis.fixed_points.FixedPointParams`; its points with
   ``kind == "fixed"``.
-* **finder as before**: the same with verification off, probe samples only
+* **unverified, probe only**: the same with verification off, probe samples only
   (``initial_states_per_dimension=0, expanded_fraction=0, segment_points=0``) and
   ``unstable_tol=0``: fixed points are the points with q ≤ tol_q.
 * **joint Adam**: FixedPointFinder's ``joint`` method (Golub & Sussillo 2018) with its
@@ -68,6 +69,7 @@ from typing import Any
 
 import numpy as np
 import scipy.optimize
+import scipy.special
 import torch
 from numpy.typing import NDArray
 
@@ -90,9 +92,9 @@ SPEC: dict[str, Any] = {
     "task": {"n_bits": 3, "n_steps": 100, "pulse_probability": 0.05},
     "architecture": {"hidden_size": 64},
     "learning_rule": {"learning_rate": 5e-3, "batch_size": 128, "max_iterations": 3000},
-    "stopping": {"validate_every": 25, "validation_trials": 256, "window": 10},
+    "stopping": {"validate_every": 50, "validation_trials": 256, "window": 10},
 }
-AS_BEFORE = FixedPointParams(
+UNVERIFIED = FixedPointParams(
     verify=False,
     initial_states_per_dimension=0,
     expanded_fraction=0.0,
@@ -328,7 +330,7 @@ def gru_residual(net: Architecture, u: NDArray) -> Residual:
 
     def parts(h: NDArray) -> tuple[NDArray, NDArray, NDArray]:
         gh = h @ w_hh + b_hh
-        r = 1 / (1 + np.exp(-(gi[:n] + gh[:n])))
+        r = scipy.special.expit(gi[:n] + gh[:n])
         hn = gh[2 * n :]
         return r, np.tanh(gi[2 * n :] + r * hn), hn
 
@@ -340,8 +342,66 @@ def gru_residual(net: Architecture, u: NDArray) -> Residual:
         dr = (r * (1 - r))[:, None] * wr_t
         return (1 - cand**2)[:, None] * (r[:, None] * wn_t + hn[:, None] * dr) - eye
 
+    return checked(net, u, residual, jac)
+
+
+def lstm_residual(net: Architecture, u: NDArray) -> Residual:
+    """Closed-form ``[o tanh(c') − h ; w_i g − w_c c]`` of a one-network LSTM and its
+    Jacobian, in numpy (``w_i = σ(log i − log(1 − f))``, ``w_c = 1 − w_i``)."""
+    w = {name: p.detach()[0].double().numpy() for name, p in net.named_parameters()}
+    n = net.hidden_size
+    drive = u @ w["weight_ih"] + w["bias"]
+    w_t = [w["weight_hh"][:, k * n : (k + 1) * n].T for k in range(4)]  # i, f, g, o
+    eye = np.eye(n)
+
+    def log_sigmoid(x: NDArray) -> NDArray:
+        return -np.logaddexp(0.0, -x)
+
+    def parts(x: NDArray):
+        hid, cell = x[:n], x[n:]
+        a = hid @ w["weight_hh"] + drive
+        a_i, a_f, a_g, a_o = (a[k * n : (k + 1) * n] for k in range(4))
+        i, f, o = (scipy.special.expit(v) for v in (a_i, a_f, a_o))
+        g = np.tanh(a_g)
+        new_cell = f * cell + i * g
+        weight_i = scipy.special.expit(log_sigmoid(a_i) - log_sigmoid(-a_f))
+        return hid, cell, i, f, g, o, new_cell, weight_i
+
+    def residual(x: NDArray) -> NDArray:
+        hid, cell, _, _, g, o, new_cell, weight_i = parts(x)
+        return np.concatenate([o * np.tanh(new_cell) - hid, weight_i * (g + cell) - cell])
+
+    def jac(x: NDArray) -> NDArray:
+        hid, cell, i, f, g, o, new_cell, weight_i = parts(x)
+        wi_t, wf_t, wg_t, wo_t = w_t
+        tanh_c = np.tanh(new_cell)
+        dcell_dhid = (
+            (cell * f * (1 - f))[:, None] * wf_t
+            + (g * i * (1 - i))[:, None] * wi_t
+            + (i * (1 - g**2))[:, None] * wg_t
+        )
+        dratio_dhid = (1 - i)[:, None] * wi_t + f[:, None] * wf_t
+        out = np.empty((2 * n, 2 * n))
+        out[:n, :n] = (
+            (tanh_c * o * (1 - o))[:, None] * wo_t
+            + (o * (1 - tanh_c**2))[:, None] * dcell_dhid
+            - eye
+        )
+        out[:n, n:] = np.diag(o * (1 - tanh_c**2) * f)
+        out[n:, :n] = ((g + cell) * weight_i * (1 - weight_i))[:, None] * dratio_dhid + (
+            weight_i * (1 - g**2)
+        )[:, None] * wg_t
+        out[n:, n:] = np.diag(weight_i - 1)
+        return out
+
+    return checked(net, u, residual, jac)
+
+
+def checked(net: Architecture, u: NDArray, residual: Callable, jac: Callable) -> Residual:
+    """``(residual, jac)`` after checking them against the network's torch residual and
+    its autograd Jacobian at a random state."""
     check_residual, check_jac = torch_residual(net, u)
-    h = np.random.default_rng(0).normal(0, 0.5, n)
+    h = np.random.default_rng(0).normal(0, 0.5, net.n_state)
     assert np.abs(residual(h) - check_residual(h)).max() < 1e-12
     assert np.abs(jac(h) - check_jac(h)).max() < 1e-12
     return residual, jac
@@ -403,7 +463,7 @@ class Truth:
 def residuals(network: Network) -> list[Residual]:
     net = net_copy(network.model, torch.float64)
     values = network.static_inputs.values.double().numpy()
-    make = gru_residual if net.name == "gru" else torch_residual
+    make = {"gru": gru_residual, "lstm": lstm_residual}.get(net.name, torch_residual)
     return [make(net, u) for u in values]
 
 
@@ -592,12 +652,12 @@ def run_joint_adam(network: Network, params: FixedPointParams, ref: JointAdamPar
 
 
 def print_table(rows: list[tuple[str, Tally]]) -> None:
-    head = f"  {'method':18s} {'time':>24s}   {'found':14s} {'missed':14s} {'spurious':14s} slow"
+    head = f"  {'method':22s} {'time':>24s}   {'found':14s} {'missed':14s} {'spurious':14s} slow"
     print(head)
     for name, t in rows:
         extra = f"  (largest |h_i| {t.spurious_max_coordinate:.3g})" if t.spurious.sum() else ""
         print(
-            f"  {name:18s} {t.time!s:>24s}   {by_class(t.found):14s} {by_class(t.missed):14s} "
+            f"  {name:22s} {t.time!s:>24s}   {by_class(t.found):14s} {by_class(t.missed):14s} "
             f"{by_class(t.spurious):14s} {t.n_slow:4d}{extra}"
         )
 
@@ -605,7 +665,7 @@ def print_table(rows: list[tuple[str, Tally]]) -> None:
 def compare(network: Network, n_starts: int, ref: JointAdamParams) -> list[tuple[str, Tally]]:
     methods = [
         run_finder(network, FixedPointParams(), "finder"),
-        run_finder(network, AS_BEFORE, "finder as before"),
+        run_finder(network, UNVERIFIED, "unverified, probe only"),
         run_joint_adam(network, FixedPointParams(), ref),
     ]
     roots, elapsed, total = ground_truth(network, n_starts)
@@ -635,7 +695,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, nargs="*", help="model.pt files")
     parser.add_argument("--architectures", nargs="+", default=["gru"])
-    parser.add_argument("--networks", type=int, default=3, help="per architecture")
+    parser.add_argument("--networks", type=int, default=4, help="per architecture")
     parser.add_argument("--starts", type=int, default=3000, help="per kind and static input")
     parser.add_argument("--quick", action="store_true", help="1 network, 1000 starts")
     parser.add_argument("--threads", type=int, default=1)

@@ -15,7 +15,7 @@ from rnn_analysis.architectures.base import zeros
 from rnn_analysis.tasks.base import StaticInputs
 
 #: The finder without verification, seeded from probe samples only, with unstable_tol 0.
-AS_BEFORE = FixedPointParams(
+UNVERIFIED = FixedPointParams(
     n_initial_states=256,
     verify=False,
     initial_states_per_dimension=0,
@@ -58,15 +58,15 @@ def test_saturated_update_gate_gives_slow_points_not_fixed_ones() -> None:
     h1 = brentq(lambda h: np.tanh(0.5 * h - 1) - h, -1.0, 0.0, xtol=1e-15)
     expected = np.array([[-h_star, h1], [0.0, h1], [h_star, h1]])
 
-    (before,) = find_fixed_points(model, box_probe(2), zero_input(), AS_BEFORE)
+    (unverified,) = find_fixed_points(model, box_probe(2), zero_input(), UNVERIFIED)
     (after,) = find_fixed_points(model, box_probe(2), zero_input(), NEW)
 
     # Without verification: points far out along h1, where z1 rounds towards 1, count as
     # fixed (q ≤ tol_q) although no GRU fixed point can have |h_i| ≥ 1.
-    old_fixed = before.state_value.values[before.kind.values == "fixed"]
+    old_fixed = unverified.state_value.values[unverified.kind.values == "fixed"]
     spurious = np.abs(old_fixed).max(axis=1) >= 1
     assert spurious.sum() >= 5
-    assert (before.q.values[before.kind.values == "fixed"] <= AS_BEFORE.tol_q).all()
+    assert (unverified.q.values[unverified.kind.values == "fixed"] <= UNVERIFIED.tol_q).all()
 
     fixed = after.where(after.kind == "fixed", drop=True)
     found = fixed.state_value.values[np.argsort(fixed.state_value.values[:, 0])]
@@ -105,11 +105,11 @@ def test_ghost_with_q_below_tol_q_is_a_slow_point() -> None:
     model = bistable(b_critical + 1e-6)
     root = brentq(lambda h: np.tanh(2 * h + b_critical + 1e-6) - h, 0.5, 1.5, xtol=1e-15)
 
-    (before,) = find_fixed_points(model, box_probe(1), zero_input(), AS_BEFORE)
+    (unverified,) = find_fixed_points(model, box_probe(1), zero_input(), UNVERIFIED)
     (after,) = find_fixed_points(model, box_probe(1), zero_input(), NEW)
 
-    ghost_before = np.abs(before.state_value.values[:, 0] + 1 / np.sqrt(2)) < 0.01
-    assert (before.kind.values[ghost_before] == "fixed").any()
+    ghost_unverified = np.abs(unverified.state_value.values[:, 0] + 1 / np.sqrt(2)) < 0.01
+    assert (unverified.kind.values[ghost_unverified] == "fixed").any()
     fixed = after.where(after.kind == "fixed", drop=True)
     np.testing.assert_allclose(fixed.state_value.values[:, 0], [root], atol=1e-9)
     ghost = np.abs(after.state_value.values[:, 0] + 1 / np.sqrt(2)) < 0.01
@@ -133,9 +133,9 @@ class Plateau(Architecture):
 
 def test_flat_plateau_is_not_a_fixed_point() -> None:
     model = Plateau(1, 1, ArchitectureParams(hidden_size=1), [torch.Generator()])
-    (before,) = find_fixed_points(model, box_probe(1), zero_input(), AS_BEFORE)
+    (unverified,) = find_fixed_points(model, box_probe(1), zero_input(), UNVERIFIED)
     (after,) = find_fixed_points(model, box_probe(1), zero_input(), NEW)
-    assert (before.kind.values == "fixed").sum() >= 10
+    assert (unverified.kind.values == "fixed").sum() >= 10
     assert after.sizes["fixed_point"] >= 10
     assert (after.kind.values == "slow").all()
     # The residual is below tolerance, but the Newton step is not small: not a root.

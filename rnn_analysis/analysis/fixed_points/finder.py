@@ -140,14 +140,13 @@ def find_fixed_points(
                 "n_outliers": n_outliers,
             }
         )
-    n_seeds = _segment_pass(net, net64, step_net, found, init_np, values, n_cond, params)
-    for i in range(e):
-        diagnostics[i]["n_segment_seeds"] = n_seeds[i]["n_segment_seeds"]
-        diagnostics[i]["n_points_optimised"] = n_cond * n_init + n_seeds[i]["n_segment_seeds"]
-        for key, value in n_seeds[i].items():
-            if key != "n_segment_seeds" and key != "segment_adam_iterations":
-                diagnostics[i][key] += value
-        diagnostics[i]["segment_adam_iterations"] = n_seeds[i]["segment_adam_iterations"]
+    second = _segment_pass(net, net64, step_net, found, init_np, values, n_cond, params)
+    for diagnostic, more in zip(diagnostics, second, strict=True):
+        diagnostic["n_segment_seeds"] = more.pop("n_segment_seeds")
+        diagnostic["segment_adam_iterations"] = more.pop("segment_adam_iterations")
+        diagnostic["n_points_optimised"] = n_cond * n_init + diagnostic["n_segment_seeds"]
+        for key, value in more.items():
+            diagnostic[key] += value
     return datasets(net, found, static_inputs.labels, diagnostics, params)
 
 
