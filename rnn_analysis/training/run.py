@@ -13,7 +13,7 @@ import torch
 import xarray as xr
 
 from rnn_analysis import seeding
-from rnn_analysis.architectures import ARCHITECTURES
+from rnn_analysis.architectures import ARCHITECTURES, Architecture
 from rnn_analysis.errors import ConfigError
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import (
@@ -27,8 +27,15 @@ from rnn_analysis.io import (
 )
 from rnn_analysis.tasks import TASKS
 from rnn_analysis.training.checkpoint import Checkpointer
-from rnn_analysis.training.rule import FAILED, LEARNING_RULES, NetworkResult, TrainingContext
-from rnn_analysis.training.stopping import resolve_stopping
+from rnn_analysis.training.rule import (
+    FAILED,
+    LEARNING_RULES,
+    LearningRule,
+    NetworkResult,
+    TrainingContext,
+)
+from rnn_analysis.training.stopping import StopCriterion, resolve_stopping
+from rnn_analysis.training.trials import validate
 
 
 def pick_device(device: str) -> torch.device:
@@ -53,28 +60,17 @@ def checkpoint_path(specs: Sequence[Mapping[str, Any]], folders: Sequence[str | 
     return Path(folders[0]).parent / f"checkpoint_seeds{seeds[0]}-{seeds[-1]}.pt"
 
 
-def train_ensemble(
+def build_ensemble(
     specs: Sequence[Mapping[str, Any]],
-    folders: Sequence[str | Path],
     device: str = "auto",
     log: Callable[[str], None] = print,
-    checkpoint_minutes: float = 0.0,
-) -> list[str]:
-    """Train the networks ``specs`` (one grid cell, several seeds) together.
+) -> tuple[LearningRule, Architecture, TrainingContext]:
+    """The rule, the untrained ensemble and the training context of ``specs``.
 
-    Each spec is :meth:`rnn_analysis.config.Sweep.training_spec` of one network. Writes
-    ``model.pt``, ``training.nc`` and ``meta.json`` into each network's folder and
-    returns the statuses. An error during training is recorded as status ``failed``
-    (with the initial weights and the error as reason) rather than raised, so that the
-    sweep and its aggregates go on; the traceback is logged.
-
-    With ``checkpoint_minutes`` > 0, a rule that supports it saves a checkpoint
-    (:func:`checkpoint_path`) at validation points at most that often, and a job that
-    finds a checkpoint of the same specs resumes from it (see
-    :mod:`rnn_analysis.training.checkpoint`); the checkpoint is removed at the end.
+    The networks must belong to one grid cell and share every hyperparameter; each
+    seed's network is initialised from its own ``init`` stream and gets its own trial,
+    validation and rule streams, exactly as :func:`train_ensemble` trains them.
     """
-    if len(specs) != len(folders) or not specs:
-        raise ValueError("give one folder per spec, and at least one spec")
     first = dict(specs[0])
     for spec in specs[1:]:
         for key in ("task", "architecture", "learning_rule", "stopping"):
@@ -100,8 +96,6 @@ def train_ensemble(
         task_cls.stopping_defaults, first["stopping"], None, "training.stopping"
     )
     seeds = [int(s["network"]["seed"]) for s in specs]
-
-    torch_device = pick_device(device)
     model = arch_cls(
         task.n_inputs,
         task.n_outputs,
@@ -115,11 +109,64 @@ def train_ensemble(
         trial_generators=[seeding.generator(s, "trials") for s in seeds],
         validation_generators=[seeding.generator(s, "validation") for s in seeds],
         rule_generators=[seeding.generator(s, "rule") for s in seeds],
-        device=torch_device,
+        device=pick_device(device),
         log=log,
     )
+    return rule, model, context
+
+
+def untrained_validation(
+    specs: Sequence[Mapping[str, Any]], device: str = "auto"
+) -> list[dict[str, Any]]:
+    """Validate each network of ``specs`` as initialised, before any update.
+
+    Uses the same initialisation, validation set and stop criterion as training, so a
+    network that meets the criterion here ends its training ``trivial``. (FORCE trains
+    from zero recurrent and readout weights, not from this initialisation.) Returns per
+    network its ``score``, ``loss`` and whether it ``meets_criterion``.
+    """
+    rule, model, context = build_ensemble(specs, device, log=lambda _: None)
+    model.to(context.device)
+    result = validate(model, context.task, context.validation_batch())
+    criterion = StopCriterion(len(specs), context.threshold, context.stopping)
+    return [
+        {
+            "score": float(score),
+            "loss": float(loss),
+            "meets_criterion": criterion.untrained(float(score), float(loss)),
+        }
+        for score, loss in zip(result.scores, result.losses, strict=True)
+    ]
+
+
+def train_ensemble(
+    specs: Sequence[Mapping[str, Any]],
+    folders: Sequence[str | Path],
+    device: str = "auto",
+    log: Callable[[str], None] = print,
+    checkpoint_minutes: float = 0.0,
+) -> list[str]:
+    """Train the networks ``specs`` (one grid cell, several seeds) together.
+
+    Each spec is :meth:`rnn_analysis.config.Sweep.training_spec` of one network. Writes
+    ``model.pt``, ``training.nc`` and ``meta.json`` into each network's folder and
+    returns the statuses. An error during training is recorded as status ``failed``
+    (with the initial weights and the error as reason) rather than raised, so that the
+    sweep and its aggregates go on; the traceback is logged.
+
+    With ``checkpoint_minutes`` > 0, a rule that supports it saves a checkpoint
+    (:func:`checkpoint_path`) at validation points at most that often, and a job that
+    finds a checkpoint of the same specs resumes from it (see
+    :mod:`rnn_analysis.training.checkpoint`); the checkpoint is removed at the end.
+    """
+    if len(specs) != len(folders) or not specs:
+        raise ValueError("give one folder per spec, and at least one spec")
+    rule, model, context = build_ensemble(specs, device, log)
+    labels = specs[0]["network"]
+    seeds = [int(s["network"]["seed"]) for s in specs]
+    torch_device = context.device
     if checkpoint_minutes > 0:
-        if rule_cls.checkpoints:
+        if rule.checkpoints:
             context.checkpoint = Checkpointer(
                 checkpoint_path(specs, folders), specs, 60.0 * checkpoint_minutes, log
             )
