@@ -124,7 +124,9 @@ def find_fixed_points(
     x0 = init.repeat(1, n_cond, 1)
     u = values.repeat_interleave(n_init, dim=0).unsqueeze(0).expand(e, -1, -1).contiguous()
     condition = np.tile(np.repeat(np.arange(n_cond), n_init), (e, 1))
-    search = _search(net, step_net, x0, u, condition, None, params)
+    # Adam's third step only serves slow points, which are kept from probe samples only.
+    from_probe = torch.as_tensor(np.tile(origin == PROBE, n_cond), device=device)
+    search = _search(net, step_net, x0, u, condition, None, from_probe.expand(e, -1), params)
     found, counts = _verified(net64, search, condition, np.tile(origin, n_cond), None, params)
     diagnostics: list[dict[str, Any]] = []
     for i in range(e):
@@ -157,12 +159,14 @@ def _search(
     u: torch.Tensor,
     condition: NDArray,
     active: torch.Tensor | None,
+    continued: torch.Tensor,
     p: FixedPointParams,
 ) -> Search:
-    """Adam, Levenberg–Marquardt refinement and Adam again on the ``active`` points."""
+    """Adam, Levenberg–Marquardt refinement and Adam again (on the ``continued`` points)
+    on the ``active`` points (all by default)."""
     search = adam(net, x0, u, p, active=active)
     refine(net, search, p, step_net, torch.as_tensor(condition, device=x0.device))
-    continue_adam(net, search, p)
+    continue_adam(net, search, p, continued)
     return search
 
 
@@ -298,7 +302,7 @@ def _segment_pass(
     xt = torch.as_tensor(x0, dtype=dtype, device=device)
     u = values[torch.as_tensor(condition, device=device)]
     active = torch.as_tensor(valid, device=device)
-    search = _search(net, step_net, xt, u, condition, active, p)
+    search = _search(net, step_net, xt, u, condition, active, torch.zeros_like(active), p)
     more, checks = _verified(net64, search, condition, np.int8(SEGMENT), valid, p)
     for i in range(e):
         merged, n_outliers = select(Points.concat([found[i], more[i]]), init[i], p)

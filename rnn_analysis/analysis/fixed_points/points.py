@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from rnn_analysis.analysis.fixed_points.initial_states import PROBE
 from rnn_analysis.analysis.fixed_points.params import FixedPointParams
 from rnn_analysis.analysis.fixed_points.search import speed
 from rnn_analysis.analysis.fixed_points.verify import newton
@@ -94,13 +95,16 @@ def candidates(
 def unique(points: Points, tol: float) -> NDArray:
     """Indices of the points kept by greedy deduplication on ``[h; u]`` per static input.
 
-    Fixed points come first, then by ascending q; a point within ``tol`` of a kept point
-    of the same static input is dropped.
+    Fixed points come first, then points from probe samples, then by ascending q (so
+    that a slow point from a probe sample is not dropped for one from another seed,
+    which is not kept if it stays slow); a point within ``tol`` of a kept point of the
+    same static input is dropped.
     """
     kept = []
     for c in np.unique(points.condition):
         idx = np.flatnonzero(points.condition == c)
-        idx = idx[np.lexsort((points.q[idx], ~points.fixed[idx]))]
+        from_probe = points.origin[idx] == PROBE
+        idx = idx[np.lexsort((points.q[idx], ~from_probe, ~points.fixed[idx]))]
         xu = np.concatenate([points.x[idx], points.u[idx]], axis=1)
         alive = np.ones(len(idx), dtype=bool)
         for i in range(len(idx)):

@@ -188,8 +188,11 @@ def adam(
     )
 
 
-def continue_adam(model: Architecture, search: Search, p: FixedPointParams) -> None:
-    """Adam again, without hand-off, on the points the refinement did not converge.
+def continue_adam(
+    model: Architecture, search: Search, p: FixedPointParams, eligible: torch.Tensor
+) -> None:
+    """Adam again, without hand-off, on the ``eligible`` points ([E, N]) the refinement
+    did not converge.
 
     They restart from where they were handed off, with the Adam iterations left; each
     keeps the lower-q of its hand-off point and its new end point.
@@ -197,6 +200,7 @@ def continue_adam(model: Architecture, search: Search, p: FixedPointParams) -> N
     used = (search.adam_history > 0).sum(dim=0).clamp(max=p.max_iterations)
     budget = (p.max_iterations - used).to(search.x.device)
     again = (search.status == STATUS_REFINE) & ~(search.q <= p.tol_q) & (budget > 0).unsqueeze(1)
+    again &= eligible
     if not bool(again.any()):
         return
     more = adam(model, search.x, search.u, p, active=again, refine_q=0.0, max_iterations=budget)
