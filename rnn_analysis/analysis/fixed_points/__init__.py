@@ -25,8 +25,9 @@ nothing (:mod:`.search`, :mod:`.refine`):
    the lower-q of its two end points.
 
 **Initial states** (:mod:`.initial_states`): a first pass starts from probe-trajectory
-samples plus small noise and from noise-expanded probe states, ``max(n_initial_states,
-initial_states_per_dimension × n_state)`` per static input; a second pass starts from
+samples plus small noise (``max(n_initial_states, initial_states_per_dimension ×
+n_state)`` per static input) and from noise-expanded probe states (``expanded_fraction``
+as many); a second pass starts from
 seeds along the segments joining the fixed points of the first pass (per static input),
 where saddles between attractors lie.
 
@@ -36,9 +37,10 @@ vanishes where a gate saturates and nearly vanishes at ghosts. Each candidate is
 verified in float64 by damped Newton iterations on the architecture's saturation-free
 residual (:meth:`~rnn_analysis.architectures.base.Architecture.fixed_point_residual`):
 it is a fixed point, reported at the root, only where the iteration converges (tiny
-residual), the final full Newton step is tiny (an isolated root) and the root lies
+residual), the final full Newton step is tiny (a root, not a flat plateau) and the root lies
 within ``verify_max_distance`` of the candidate; a root reached farther away is kept as
-a fixed point of its own. Candidates that are not fixed are slow points.
+a fixed point of its own. Candidates that are not fixed are slow points, kept where they
+started from probe samples (where the dynamics go).
 
 Per network and static input, points farther from the first-pass probe samples'
 centroid than ``outlier_distance_scale`` times their mean distance from it are dropped,

@@ -51,7 +51,9 @@ class FixedPointParams(Hyperparameters):
         fixed point.
     slow_q : float, default 1e-4
         Unconverged points with q ≤ slow_q are refined and, unless verified as fixed
-        points, kept as slow points; points with larger q are discarded.
+        points, kept as slow points if they started from a probe sample (slow points are
+        reported where the dynamics go; expanded and segment seeds are there to reach
+        fixed points); points with larger q are discarded.
     max_iterations : int, default 5000
         Maximum number of Adam iterations.
     learning_rate : float, default 0.01
@@ -112,11 +114,13 @@ class FixedPointParams(Hyperparameters):
         (:meth:`~rnn_analysis.architectures.base.Architecture.fixed_point_residual`,
         whose zeros are exactly the fixed points of F). A candidate is fixed when the
         iteration converges (``‖R‖ ≤ verify_residual_tol``), the full Newton step at
-        its end is at most ``verify_step_tol`` (an isolated root, not a flat plateau)
-        and it ends within ``verify_max_distance`` of the candidate; it is then reported
-        at the root. A root reached farther away is kept as a fixed point of its own and
-        the candidate is a slow point, as is every candidate that does not converge.
-        Off: fixed points are the points with q ≤ tol_q, unverified.
+        its end is at most ``verify_step_tol`` (a root, not a flat plateau of R; the
+        step is the minimum-norm one where dR/dh is singular to working precision, so
+        that the points of an exact continuum of fixed points pass) and it ends within
+        ``verify_max_distance`` of the candidate; it is then reported at the root. A
+        root reached farther away is kept as a fixed point of its own and the candidate
+        is not fixed, nor is any candidate whose iteration does not converge (see
+        slow_q). Off: fixed points are the points with q ≤ tol_q, unverified.
     verify_iterations : int, default 30
         Maximum number of Newton iterations per candidate.
     verify_residual_tol : float, default 1e-10
