@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import pytest
 import torch
 
-from rnn_analysis import seeding
-from rnn_analysis.architectures import ARCHITECTURES
 from rnn_analysis.errors import ConfigError
 from rnn_analysis.hyperparameters import from_mapping
-from rnn_analysis.io import load_models
 from rnn_analysis.tasks import TASKS, TrialBatch
 from rnn_analysis.tasks.cdi import CDI, RDM
-from rnn_analysis.training.run import train_ensemble
 
 MAX_COHERENCE = 0.1857
 
@@ -316,61 +308,3 @@ def test_score_broadcasts_over_ensemble() -> None:
 
 
 # -- training ---------------------------------------------------------------------------
-
-TRAIN_STEPS = 100
-TRAIN_NOISE = 0.1
-
-
-def untrained_score(task: CDI, architecture: str, arch_params: dict, seed: int) -> float:
-    cls = ARCHITECTURES[architecture]
-    params = from_mapping(cls.Params, arch_params, "architecture")
-    model = cls(task.n_inputs, task.n_outputs, params, [seeding.generator(seed, "init")])
-    batch = task.generate(2000, gen(424242), TRAIN_NOISE)
-    with torch.no_grad():
-        _, outputs = model(batch.inputs.unsqueeze(0))
-    return task.score(outputs[0], batch).mean().item()
-
-
-def train_and_rescore(
-    tmp_path: Path, task_name: str, task_params: dict, architecture: str, seed: int
-) -> dict[str, Any]:
-    arch_params = {"hidden_size": 50 if architecture == "rate" else 32}
-    spec = {
-        "network": {
-            "task": task_name,
-            "architecture": architecture,
-            "learning_rule": "bptt",
-            "noise": TRAIN_NOISE,
-            "seed": seed,
-        },
-        "task": task_params,
-        "architecture": arch_params,
-        "learning_rule": {"learning_rate": 0.01, "batch_size": 64, "max_iterations": 1500},
-        "stopping": {"validate_every": 25, "validation_trials": 500, "window": 5},
-    }
-    task = TASKS[task_name](from_mapping(TASKS[task_name].Params, task_params, "task"))
-    before = untrained_score(task, architecture, arch_params, seed)
-    assert before < task.success_threshold
-    folder = tmp_path / f"{task_name}_{architecture}"
-    (status,) = train_ensemble([spec], [folder], device="cpu", log=lambda _: None)
-    meta = json.loads((folder / "meta.json").read_text())
-    model = load_models([folder / "model.pt"])
-    held_out = task.generate(2000, gen(987654321), TRAIN_NOISE)
-    with torch.no_grad():
-        _, outputs = model(held_out.inputs.unsqueeze(0))
-    score = task.score(outputs[0], held_out).mean().item()
-    return {"status": status, "score": score, "threshold": task.success_threshold, **meta}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("task_name", "task_params", "seed"),
-    [("cdi", {"n_contexts": 2, "n_steps": TRAIN_STEPS}, 0), ("rdm", {"n_steps": TRAIN_STEPS}, 2)],
-)
-@pytest.mark.parametrize("architecture", ["gru", "rate"])
-def test_bptt_trains_to_criterion(
-    tmp_path: Path, one_thread, task_name: str, task_params: dict, seed: int, architecture: str
-) -> None:
-    result = train_and_rescore(tmp_path, task_name, task_params, architecture, seed)
-    assert result["status"] == "converged", result["reason"]
-    assert result["score"] >= result["threshold"]

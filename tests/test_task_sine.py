@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
-import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from rnn_analysis.io import load_models
 from rnn_analysis.tasks import TASKS, TrialBatch
 from rnn_analysis.tasks.sine import Sine
-from rnn_analysis.training.run import train_ensemble
 
 
 def gen(seed: int) -> torch.Generator:
@@ -214,55 +209,3 @@ def test_score_broadcasts_over_ensemble() -> None:
     assert torch.equal(scores[0], torch.ones(10))
     assert torch.equal(scores[1], torch.zeros(10))
     assert torch.allclose(scores[2], torch.full((10,), 0.75))
-
-
-# -- training to criterion --------------------------------------------------------------
-
-NOISE = 0.01
-
-
-def sine_spec(architecture: str, seed: int, learning_rate: float, budget: int) -> dict[str, Any]:
-    return {
-        "network": {
-            "task": "sine",
-            "architecture": architecture,
-            "learning_rule": "bptt",
-            "noise": NOISE,
-            "seed": seed,
-        },
-        "task": {},
-        "architecture": {"hidden_size": 50},
-        "learning_rule": {
-            "learning_rate": learning_rate,
-            "batch_size": 64,
-            "max_iterations": budget,
-        },
-        "stopping": {"validate_every": 25, "validation_trials": 256, "window": 5},
-    }
-
-
-@pytest.mark.slow
-@pytest.mark.usefixtures("one_thread")
-@pytest.mark.parametrize(
-    ("architecture", "seed", "learning_rate", "budget"),
-    [("gru", 2, 3e-3, 1000), ("rate", 3, 3e-3, 2000)],
-)
-def test_bptt_trains_sine_to_criterion(
-    tmp_path: Path, architecture: str, seed: int, learning_rate: float, budget: int
-) -> None:
-    spec = sine_spec(architecture, seed, learning_rate, budget)
-    folder = tmp_path / architecture
-    start = time.perf_counter()
-    (status,) = train_ensemble([spec], [folder], device="cpu", log=lambda _: None)
-    wall = time.perf_counter() - start
-    meta = json.loads((folder / "meta.json").read_text())
-    assert status == "converged", f"{meta['reason']} after {meta['iterations']} ({wall:.0f} s)"
-    assert meta["iterations"] < budget
-
-    task = Sine()
-    model = load_models([folder / "model.pt"])
-    held_out = task.generate(1000, gen(2024), noise=NOISE)
-    with torch.no_grad():
-        _, outputs = model(held_out.inputs.unsqueeze(0))
-    score = task.score(outputs[0], held_out).mean().item()
-    assert score >= task.success_threshold, f"held-out score {score:.3f}"
