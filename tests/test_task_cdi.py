@@ -306,5 +306,3 @@ def test_score_broadcasts_over_ensemble() -> None:
     assert scores.shape == (2, 10)
     assert torch.equal(scores, torch.stack([torch.ones(10), torch.zeros(10)]))
 
-
-# -- training ---------------------------------------------------------------------------
