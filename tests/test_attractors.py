@@ -150,7 +150,8 @@ def test_empty_fixed_points_and_network_of_an_ensemble() -> None:
         n_initial_states=8, tol_q=1e-30, slow_q=1e-30, max_iterations=2, refine_iterations=0
     )
     (empty, _) = find_fixed_points(model, probe, inputs, impossible)
-    ds = attractor_structure(model, empty, inputs, probe_states=probe)
+    params = AttractorParams(line_relax_steps=0)
+    ds = attractor_structure(model, empty, inputs, params, probe_states=probe)
     assert ds.sizes["fixed_point"] == 0 and int(ds.n_fixed_total) == 0
     assert not bool(ds.line_attractor[0]) and not bool(ds.cycle_found[0])
     assert str(ds.line_rejected_by.values[0]) == "no_points"

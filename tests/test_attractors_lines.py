@@ -66,10 +66,14 @@ def test_chains_follow_a_curve_and_split_at_gaps() -> None:
     assert len(chains(spiral[:10], max_gap=1e-3, window=0.1)) == 10
 
 
+#: The fixed-point dataset's points alone, without points relaxed onto the slow manifold.
+SEARCHED = AttractorParams(line_relax_steps=0)
+
+
 def test_straight_line_of_fixed_points() -> None:
     model, probe, inputs, fp = line_case()
     assert fp.sizes["fixed_point"] > 50
-    ds = attractor_structure(model, fp, inputs, probe_states=probe)
+    ds = attractor_structure(model, fp, inputs, SEARCHED, probe_states=probe)
     along = fp.state_value.values @ DIRECTION
     span = along.max() - along.min()
     assert bool(ds.line_attractor[0]) and str(ds.line_rejected_by.values[0]) == ""
@@ -98,6 +102,22 @@ def test_straight_line_of_fixed_points() -> None:
     assert float(ds.group_line_length[0]) == float(ds.line_length[0])
     assert float(ds.group_line_fraction[0]) == 1.0
     assert int(ds.n_line_attractors) == 1
+    assert float(ds.line_width[0]) < 1e-6 and int(ds.line_n_relaxed[0]) == 0
+
+
+def test_relaxed_probe_states_sample_the_line() -> None:
+    """Probe states relaxed under the static input land on the line and join the chain:
+    also a search that found a single point of the line finds the line."""
+    model, probe, inputs, fp = line_case()
+    one = fp.isel(fixed_point=[0])
+    ds = attractor_structure(model, one, inputs, probe_states=probe)
+    assert int(ds.line_n_relaxed[0]) > 50
+    assert bool(ds.line_attractor[0]) and bool(ds.line_member.values[0])
+    states = probe.reshape(-1, 3).numpy()
+    span = np.ptp(states @ DIRECTION)
+    assert float(ds.line_extent[0]) == pytest.approx(span, rel=0.05)
+    assert float(ds.line_alignment[0]) > 1 - 1e-6
+    assert not bool(attractor_structure(model, one, inputs, SEARCHED, probe).line_attractor[0])
 
 
 def test_curved_line_of_fixed_points() -> None:
@@ -110,7 +130,7 @@ def test_curved_line_of_fixed_points() -> None:
     theta = np.arctan2(x[:, 1], x[:, 0])
     np.testing.assert_allclose(np.hypot(x[:, 0], x[:, 1]), 1.0, atol=1e-6)
     assert theta.min() < -1.9 and theta.max() > 1.9
-    ds = attractor_structure(model, fp, inputs, probe_states=probe)
+    ds = attractor_structure(model, fp, inputs, SEARCHED, probe_states=probe)
     assert bool(ds.line_attractor[0])
     # The whole arc is one chain: every point, the arc's length, the circle's diameter.
     assert int(ds.line_n_points[0]) == fp.sizes["fixed_point"]
@@ -143,13 +163,13 @@ def test_eigenvalue_not_near_one_is_no_line() -> None:
     # Pretend the slow eigenvalue were 0.9: offset 0.1, above line_tolerance (0.02).
     shifted = fp.copy(deep=True)
     shifted["eigenvalue_real"][:, 0] = 0.9
-    ds = attractor_structure(model, shifted, inputs, probe_states=probe)
+    ds = attractor_structure(model, shifted, inputs, SEARCHED, probe_states=probe)
     np.testing.assert_allclose(ds.line_point_offset.values, 0.1, atol=1e-9)
     assert not bool(ds.line_attractor[0]) and int(ds.line_n_candidates[0]) == 0
     assert str(ds.line_rejected_by.values[0]) == "offset"
     assert str(ds.group_line_rejected_by.values[0]) == "no_candidates"
     assert not ds.line_candidate.values.any() and (ds.line_point_chain.values == -1).all()
-    loose = AttractorParams(line_tolerance=0.15)
+    loose = AttractorParams(line_tolerance=0.15, line_relax_steps=0)
     assert bool(attractor_structure(model, shifted, inputs, loose).line_attractor[0])
 
 
@@ -161,7 +181,7 @@ def test_misaligned_slow_eigenvectors_are_no_line() -> None:
     turned = fp.copy(deep=True)
     turned["eigenvector_real"][:, :, 0] = across
     turned["eigenvector_imag"][:, :, 0] = 0.0
-    ds = attractor_structure(model, turned, inputs, probe_states=probe)
+    ds = attractor_structure(model, turned, inputs, SEARCHED, probe_states=probe)
     assert not bool(ds.line_attractor[0])
     assert str(ds.line_rejected_by.values[0]) == "alignment"
     assert float(ds.line_alignment[0]) < 1e-6
@@ -173,7 +193,7 @@ def test_short_slow_segment_is_no_line() -> None:
     # states use cover a small part of the space they visit.
     model, probe, inputs, fp = line_case()
     wide = 30 * probe
-    params = AttractorParams(line_max_probe_distance=0.0)
+    params = AttractorParams(line_max_probe_distance=0.0, line_relax_steps=0)
     ds = attractor_structure(model, fp, inputs, params, probe_states=wide)
     assert not bool(ds.line_attractor[0])
     assert str(ds.line_rejected_by.values[0]) == "relative_extent"
@@ -211,7 +231,7 @@ def test_two_separated_slow_clusters_are_no_line() -> None:
     centres = np.where(fp.state_value.values[:, :1] > 0, 1.0, -1.0)
     clustered = fp.copy(deep=True)
     clustered["state_value"][:] = centres * direction + 0.01 * fp.state_value.values
-    ds = attractor_structure(model, clustered, inputs, probe_states=probe)
+    ds = attractor_structure(model, clustered, inputs, SEARCHED, probe_states=probe)
     assert not bool(ds.line_attractor[0])
     assert int(ds.line_point_chain.max()) == 1
     assert str(ds.line_rejected_by.values[0]) == "extent,relative_extent"
@@ -219,13 +239,18 @@ def test_two_separated_slow_clusters_are_no_line() -> None:
     assert float(ds.line_alignment[0]) > 0.99
     # Joined across the gap, they would be one long chain.
     joined = attractor_structure(
-        model, clustered, inputs, AttractorParams(line_max_gap=3.0), probe_states=probe
+        model,
+        clustered,
+        inputs,
+        AttractorParams(line_max_gap=3.0, line_relax_steps=0),
+        probe_states=probe,
     )
     assert float(joined.line_extent[0]) > 1.9 and int(joined.line_point_chain.max()) == 0
 
 
 def test_a_plane_of_fixed_points_is_no_line() -> None:
-    # Two eigenvalues at 1: every point of a plane is fixed, and no single mode is slow.
+    # Two eigenvalues at 1: every point of a plane is fixed. Its slow eigenvectors follow
+    # any chain through it, but the chain is a sheet, not a curve.
     model = linear_network(np.diag([1.0, 1.0, 0.5]))
     probe = uniform_probe(3)
     inputs = static([[0.0]])
@@ -233,9 +258,14 @@ def test_a_plane_of_fixed_points_is_no_line() -> None:
     assert fp.sizes["fixed_point"] > 50
     ds = attractor_structure(model, fp, inputs, probe_states=probe)
     assert (ds.line_point_offset.values < 1e-8).all()
-    assert (ds.line_point_separation.values < AttractorParams().line_separation).all()
-    assert not bool(ds.line_attractor[0]) and int(ds.line_n_candidates[0]) == 0
-    assert str(ds.line_rejected_by.values[0]) == "separation"
+    assert (ds.line_point_separation.values < 1 + 1e-6).all()
+    assert not bool(ds.line_attractor[0])
+    assert "width" in str(ds.line_rejected_by.values[0]).split(",")
+    assert float(ds.line_width[0]) > AttractorParams().line_max_width
+    # Requiring one isolated slow mode rejects every point instead.
+    isolated = AttractorParams(line_separation=2.0)
+    ds = attractor_structure(model, fp, inputs, isolated, probe_states=probe)
+    assert int(ds.line_n_candidates[0]) == 0 and str(ds.line_rejected_by.values[0]) == "separation"
 
 
 def test_groups_of_static_inputs() -> None:

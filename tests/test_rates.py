@@ -125,6 +125,14 @@ def test_flipflop_cube_census() -> None:
     assert not task.known_results(extra)["cube_census"]
 
 
+def test_sine_known_result() -> None:
+    sine = TASKS["sine"]()
+    for every in (True, False):
+        ds = xr.Dataset({"oscillates_at_cue_every_input": ((), every)})
+        assert sine.known_results(ds) == {"cycles_at_cued_frequency": every}
+    assert sine.known_results(xr.Dataset()) == {"cycles_at_cued_frequency": False}
+
+
 def test_integration_known_results() -> None:
     cdi, rdm = TASKS["cdi"](), TASKS["rdm"]()
     for every in (True, False):

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import xarray as xr
 
 from rnn_analysis.hyperparameters import Hyperparameters
 from rnn_analysis.tasks.base import StaticInputs, Task, TrialBatch, add_input_noise
@@ -146,6 +147,15 @@ class Sine(Task):
             torch.as_tensor(levels, dtype=torch.float32).view(-1, 1),
             {"level": levels, "omega": self.omegas},
         )
+
+    known_result_descriptions: ClassVar[Mapping[str, str]] = {
+        "cycles_at_cued_frequency": "under every cue level a limit cycle (by simulation) "
+        "whose frequency is within analysis.attractors.cue_tolerance (5%) of the cued ω",
+    }
+
+    def known_results(self, analysis: xr.Dataset) -> dict[str, bool]:
+        every = analysis.get("oscillates_at_cue_every_input")
+        return {"cycles_at_cued_frequency": bool(every) if every is not None else False}
 
     def nmse(self, outputs: torch.Tensor, batch: TrialBatch) -> torch.Tensor:
         """Per-trial normalised MSE over the masked steps; ``outputs`` is [..., batch, time, 1]."""

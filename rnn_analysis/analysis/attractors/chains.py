@@ -22,7 +22,11 @@ each chain ordered along itself, whatever its shape:
    line across its width does not lengthen it;
 7. each backbone point stands for half the length of its two backbone edges (its
    **weight**), so that a dense cluster of points counts by the length it covers, not by
-   its number of points; points off the backbone weigh nothing.
+   its number of points; points off the backbone weigh nothing;
+8. the local **width** at a backbone point is the ratio of the second to the first
+   singular value of the chain's points (backbone or not) within ``window`` times the arc
+   length of it, in Euclidean distance: near 0 where the points lie along a curve, near
+   1 where they fill a sheet or a ball (a chain through a plane of fixed points).
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class Chain:
         Length of chain each member stands for (0 off the backbone).
     length : float
         Arc length of the backbone.
+    width : [n] float array
+        Local width at each member (its attachment point's off the backbone).
     """
 
     members: NDArray
@@ -68,6 +74,7 @@ class Chain:
     tangent: NDArray
     weight: NDArray
     length: float
+    width: NDArray
 
     def __len__(self) -> int:
         return len(self.members)
@@ -132,6 +139,7 @@ def _single(index: int, s: int) -> Chain:
         tangent=np.full((1, s), np.nan),
         weight=np.ones(1),
         length=0.0,
+        width=np.zeros(1),
     )
 
 
@@ -172,6 +180,7 @@ def _order(x: NDArray, nodes: NDArray, tree: csr_matrix, window: float) -> Chain
     off = np.setdiff1d(np.arange(len(nodes)), path)
     attach = position[source[off]]
     order = np.concatenate([path, off])
+    width_backbone = _widths(backbone, x[nodes], window * max(length, raw[-1]))
     return Chain(
         members=nodes[order],
         n_backbone=len(path),
@@ -179,7 +188,23 @@ def _order(x: NDArray, nodes: NDArray, tree: csr_matrix, window: float) -> Chain
         tangent=np.concatenate([tangent_backbone, tangent_backbone[attach]]),
         weight=np.concatenate([weight_backbone, np.zeros(len(off))]),
         length=length,
+        width=np.concatenate([width_backbone, width_backbone[attach]]),
     )
+
+
+def _widths(backbone: NDArray, points: NDArray, radius: float) -> NDArray:
+    """Second / first singular value of the ``points`` within ``radius`` of each backbone
+    point (0 with fewer than 3 of them)."""
+    out = np.zeros(len(backbone))
+    if not radius > 0:
+        return out
+    for i, centre in enumerate(backbone):
+        near = points[np.linalg.norm(points - centre, axis=1) <= radius]
+        if len(near) >= 3:
+            near = near[:: max(1, len(near) // (4 * WINDOW_POINTS))]
+            s = np.linalg.svd(near - near.mean(axis=0), compute_uv=False)
+            out[i] = s[1] / s[0] if s[0] > 0 else 0.0
+    return out
 
 
 def _tangents(backbone: NDArray, arc: NDArray, width: float) -> NDArray:

@@ -4,10 +4,12 @@
 ``offset = |λ₁ − 1|``, and ``separation = |λ₂ − 1| / |λ₁ − 1|`` with λ₂ the eigenvalue
 next closest to 1 (distances below 1e-6 count as 1e-6).
 
-**Candidates** (per static input): points whose slow mode is real with offset at most
-``line_tolerance``, separation at least ``line_separation``, at most
-``line_max_other_unstable`` unstable modes besides it, and, with probe states, within
-``line_max_probe_distance`` probe RMS spreads of a probe state.
+**Candidates** (per static input): the fixed and slow points of the search and, with
+probe states, points of the slow manifold sampled by relaxing probe states under the
+static input (:mod:`.relaxed`), whose slow mode is real with offset at most
+``line_tolerance``, separation at least ``line_separation`` (not required by default),
+at most ``line_max_other_unstable`` unstable modes besides it, and, with probe states,
+within ``line_max_probe_distance`` probe RMS spreads of a probe state.
 
 **Chains**: the candidates of a static input are split into chains and ordered along
 them by nearest-neighbour continuation (:mod:`.chains`: a minimum spanning tree cut at
@@ -16,16 +18,17 @@ its longest path), so that curved lines count as well as straight ones.
 
 **Chain scores**: number of points; arc length; extent (largest distance between two of
 its points), both in the units of the state; relative extent (extent divided by the
-probe states' RMS spread, the reference scale); alignment (mean ``|cos|`` between each
-point's slow eigenvector and the chain's local tangent); offset (mean ``|λ₁ − 1|``);
-separation (mean ``|λ₂ − 1|`` over mean ``|λ₁ − 1|``). Means are weighted by the length
-of chain each point stands for.
+probe states' RMS spread, the reference scale); alignment (mean over the chain of the
+largest ``|cos|`` between one of the point's slow eigenvectors and the chain's local
+tangent); width (mean local second / first singular value: a curve or a sheet); offset
+(mean ``|λ₁ − 1|``); separation (mean ``|λ₂ − 1|`` over mean ``|λ₁ − 1|``). Means are
+weighted by the length of chain each point stands for.
 
 **Verdict**: a chain is a line attractor when ``n_points ≥ line_min_points``,
 ``extent ≥ line_min_extent``, ``relative_extent ≥ line_min_relative_extent`` (with probe
-states) and ``alignment ≥ line_alignment``; its offset and separation meet
-``line_tolerance`` and ``line_separation`` since every candidate does. The best chain of
-a static input is the first by (is a line attractor, fewest criteria failed, arc
+states), ``alignment ≥ line_alignment`` and ``width ≤ line_max_width``; its offset and
+separation meet ``line_tolerance`` and ``line_separation`` since every candidate does.
+The best chain of a static input is the first by (is a line attractor, fewest criteria failed, arc
 length); its scores are stored, and the criteria it fails are named. A group of static
 inputs (sharing the ``group_label`` label) has a line attractor when at least
 ``group_min_inputs`` of its static inputs have one; its best chain is the best of its
@@ -49,14 +52,14 @@ from rnn_analysis.analysis.attractors.points import (
     label_array,
     nearest_distance,
     rms_spread,
-    slow_vectors,
 )
+from rnn_analysis.analysis.attractors.relaxed import combine, relaxed_points, slow_eigenvectors
 from rnn_analysis.architectures.base import Architecture
 
 __all__ = ["CANDIDATE_CRITERIA", "CHAIN_CRITERIA", "ChainScores", "groups", "lines"]
 
 #: Criteria a chain must meet to be a line attractor, in the order they are named.
-CHAIN_CRITERIA = ("n_points", "extent", "relative_extent", "alignment")
+CHAIN_CRITERIA = ("n_points", "extent", "relative_extent", "alignment", "width")
 #: Criteria a point must meet to be a line candidate, applied in this order; a static
 #: input without candidates names the first one that left no point.
 CANDIDATE_CRITERIA = ("offset", "real", "separation", "other_unstable", "probe_distance")
@@ -87,6 +90,7 @@ class ChainScores:
     extent: float
     relative_extent: float
     alignment: float
+    width: float
     offset: float
     separation: float
     readout_range: float
@@ -148,7 +152,7 @@ def _score_chain(
     chain: Chain,
     x: NDArray,
     readout: NDArray,
-    vectors: NDArray,
+    vectors: list[NDArray],
     offset: NDArray,
     next_offset: NDArray,
     reference: float,
@@ -160,8 +164,11 @@ def _score_chain(
     n = len(members)
     xs = x[members]
     weight = chain.weight if chain.weight.sum() > 0 else np.ones(n)
-    point_alignment = np.abs((vectors[members] * chain.tangent).sum(axis=1))
+    point_alignment = np.array(
+        [np.abs(vectors[m].T @ t).max() for m, t in zip(members, chain.tangent, strict=True)]
+    )
     alignment = float(np.average(point_alignment, weights=weight)) if n > 1 else math.nan
+    width = float(np.average(chain.width, weights=weight)) if n > 1 else math.nan
     extent = float(pdist(xs).max()) if n > 1 else 0.0
     relative = extent / reference if reference > 0 else math.nan
     d1 = float(np.average(np.maximum(offset[members], _EIGEN_FLOOR), weights=weight))
@@ -175,6 +182,8 @@ def _score_chain(
         failed.append("relative_extent")
     if not alignment >= p.line_alignment:
         failed.append("alignment")
+    if not width <= p.line_max_width:
+        failed.append("width")
     return ChainScores(
         members=members,
         n_points=n,
@@ -182,6 +191,7 @@ def _score_chain(
         extent=extent,
         relative_extent=relative,
         alignment=alignment,
+        width=width,
         offset=float(np.average(offset[members], weights=weight)),
         separation=d2 / d1,
         readout_range=float(np.ptp(readout[members], axis=0).max())
@@ -200,11 +210,21 @@ def reference_scale(probe: NDArray | None) -> float:
 
 
 def lines(
-    net: Architecture, points: Points, probe: NDArray | None, n_cond: int, p: AttractorParams
+    net: Architecture,
+    fixed: Points,
+    probe: NDArray | None,
+    values: NDArray,
+    p: AttractorParams,
 ) -> tuple[dict[str, Any], list[ChainScores | None]]:
     """Line-attractor variables of every point and static input, and the best chain of
-    each static input (None without candidates)."""
-    n_points, s = len(points), points.x.shape[1]
+    each static input (None without candidates). ``fixed`` are the points of the
+    fixed-point dataset; points relaxed onto the slow manifold join them as candidates
+    (per-point variables are given for ``fixed`` only)."""
+    n_cond = len(values)
+    n_fixed, s = len(fixed), fixed.x.shape[1]
+    relaxed = relaxed_points(net, probe, values, fixed.unstable_tol, p)
+    points = combine(fixed, relaxed)
+    n_points = len(points)
     scores = point_scores(points)
     masks = _candidate_masks(points, scores, probe, p)
     candidate = masks[-1]
@@ -225,7 +245,7 @@ def lines(
             continue
         x = points.x[index]
         gap = p.line_max_gap * (reference if math.isfinite(reference) else rms_spread(x))
-        vectors = slow_vectors(net, points, index, scores.slow_mode[index])
+        vectors = slow_eigenvectors(net, points, index, n_fixed, p)
         scored = [
             _score_chain(
                 chain,
@@ -251,25 +271,27 @@ def lines(
             member[index[scored[0].members]] = True
 
     found = np.array([b is not None and b.is_line for b in best], dtype=bool)
+    on_fixed = slice(0, n_fixed)
+    is_relaxed = np.arange(n_points) >= n_fixed
     fp, si = ("fixed_point",), ("static_input",)
     data: dict[str, Any] = {
         "line_point_offset": (
             fp,
-            scores.offset,
+            scores.offset[on_fixed],
             {"long_name": "|λ - 1| of the eigenvalue closest to 1", "units": "1"},
         ),
         "line_point_separation": (
             fp,
-            scores.separation,
+            scores.separation[on_fixed],
             {
                 "long_name": "|λ - 1| of the eigenvalue next closest to 1 / that of the closest",
                 "units": "1",
             },
         ),
-        "line_candidate": (fp, candidate, {"long_name": "a line candidate (slow, isolated mode)"}),
+        "line_candidate": (fp, candidate[on_fixed], {"long_name": "a line candidate (slow mode)"}),
         "line_point_chain": (
             fp,
-            point_chain,
+            point_chain[on_fixed],
             {
                 "long_name": "rank of the point's chain among its static input's chains "
                 "(0: the best chain; -1: not a candidate)",
@@ -278,20 +300,35 @@ def lines(
         ),
         "line_point_arc": (
             fp,
-            point_arc,
+            point_arc[on_fixed],
             {"long_name": "position along the point's chain (arc length)", "units": "1"},
         ),
         "line_point_alignment": (
             fp,
-            point_alignment,
-            {"long_name": "|cos| between the slow eigenvector and the chain's local tangent"},
+            point_alignment[on_fixed],
+            {"long_name": "largest |cos| between a slow eigenvector and the chain's local tangent"},
         ),
-        "line_member": (fp, member, {"long_name": "on the line attractor of its static input"}),
+        "line_member": (
+            fp,
+            member[on_fixed],
+            {"long_name": "on the line attractor of its static input"},
+        ),
         "line_attractor": (si, found, {"long_name": "a line attractor under the static input"}),
         "line_n_candidates": (
             si,
             np.bincount(points.condition[candidate], minlength=n_cond).astype(np.int64),
-            {"long_name": "line candidates", "units": "1"},
+            {"long_name": "line candidates (fixed, slow and relaxed points)", "units": "1"},
+        ),
+        "line_n_relaxed": (
+            si,
+            np.bincount(points.condition[candidate & is_relaxed], minlength=n_cond).astype(
+                np.int64
+            ),
+            {
+                "long_name": "line candidates sampled by relaxing probe states onto the slow "
+                "manifold",
+                "units": "1",
+            },
         ),
         "line_rejected_by": (
             si,
@@ -351,7 +388,16 @@ def _chain_variables(
             dims,
             get("alignment", math.nan),
             {
-                "long_name": f"mean |cos| between slow eigenvector and local tangent on {what}",
+                "long_name": f"mean largest |cos| between a slow eigenvector and the local "
+                f"tangent on {what}",
+                "units": "1",
+            },
+        ),
+        f"{prefix}_width": (
+            dims,
+            get("width", math.nan),
+            {
+                "long_name": f"mean local width (second / first singular value) of {what}",
                 "units": "1",
             },
         ),

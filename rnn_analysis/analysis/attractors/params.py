@@ -29,11 +29,14 @@ class AttractorParams(Hyperparameters):
         Line candidates (points): the eigenvalue closest to 1 is real with
         ``|λ − 1| ≤ line_tolerance`` (a slow mode, time constant of at least about
         1 / line_tolerance steps).
-    line_separation : float, default 2.0
-        Line candidates: the slow mode stands out, the eigenvalue next closest to 1 being
-        at least this many times farther from 1 (distances below 1e-6 count as 1e-6):
-        one slow direction, not the many marginal directions where a gated network's
-        gates saturate, nor a plane of fixed points.
+    line_separation : float, default 1.0
+        Line candidates: the eigenvalue next closest to 1 is at least this many times
+        farther from 1 than the closest (distances below 1e-6 count as 1e-6); 1 requires
+        nothing. The separation is always stored; it is not required by default because
+        trained gated networks have several slow modes along their lines (units whose
+        gates saturate hold their value): one slow eigenvector must follow the chain
+        (``line_alignment``) and the chain must be a curve, not a sheet
+        (``line_max_width``).
     line_max_other_unstable : int, default 0
         Line candidates have at most this many unstable modes besides their slow mode.
     line_max_probe_distance : float, default 1.0
@@ -73,9 +76,30 @@ class AttractorParams(Hyperparameters):
         readout range along them, longer ones mostly 0.1–2 (see the package's
         documentation).
     line_alignment : float, default 0.8
-        A line attractor's slow eigenvectors follow it: the mean over the chain of
-        ``|cos|`` between the slow mode's eigenvector and the local tangent, each point
-        weighted by the length of chain it stands for, is at least this.
+        A line attractor's slow eigenvectors follow it: the mean over the chain of the
+        largest ``|cos|`` between a slow mode's eigenvector (one of the
+        ``line_slow_modes`` eigenvalues closest to 1 within ``line_tolerance``) and the
+        local tangent, each point weighted by the length of chain it stands for, is at
+        least this.
+    line_slow_modes : int, default 3
+        At most this many modes (the closest to 1 within ``line_tolerance``) count as a
+        point's slow modes for the alignment.
+    line_max_width : float, default 0.5
+        A line attractor is a curve: the mean over the chain of its local width (second /
+        first singular value of the chain's points around each point) is at most this;
+        a sheet of slow points (a plane attractor) has a width near 1.
+    line_relax_steps : int, default 100
+        Besides the fixed and slow points of the search, line candidates are sampled on
+        the slow manifold itself: probe states run this many steps under the static
+        input (the fast directions decay, the slow ones stay), kept where the speed
+        ``q = ½‖F(h, u*) − h‖²`` is at most ``line_relax_q``. This samples an approximate
+        line attractor along its whole length, also where the search ends on its few
+        true fixed points. 0 disables it.
+    line_relax_states : int, default 256
+        Probe states (evenly spaced over the probe trials and time steps) relaxed per
+        static input.
+    line_relax_q : float, default 1e-4
+        Largest speed q of a relaxed state kept as a candidate (the finder's ``slow_q``).
     group_label : str, default "context"
         Static-input label whose values group static inputs (e.g. the integration tasks'
         contexts, each with its static sensory levels); without such a label all static
@@ -125,7 +149,7 @@ class AttractorParams(Hyperparameters):
 
     complex_tol: float = 1e-6
     line_tolerance: float = 0.02
-    line_separation: float = 2.0
+    line_separation: float = 1.0
     line_max_other_unstable: int = 0
     line_max_probe_distance: float = 1.0
     line_max_gap: float = 0.25
@@ -134,6 +158,11 @@ class AttractorParams(Hyperparameters):
     line_min_extent: float = 0.1
     line_min_relative_extent: float = 0.1
     line_alignment: float = 0.8
+    line_slow_modes: int = 3
+    line_max_width: float = 0.5
+    line_relax_steps: int = 100
+    line_relax_states: int = 256
+    line_relax_q: float = 1e-4
     group_label: str = "context"
     group_min_inputs: int = 1
     cycle_initial_states: int = 8
@@ -163,6 +192,9 @@ class AttractorParams(Hyperparameters):
             "cycle_transient_steps",
             "cycle_min_speed",
             "cue_tolerance",
+            "line_relax_steps",
+            "line_relax_states",
+            "line_relax_q",
         )
         for name in non_negative:
             if getattr(self, name) < 0:
@@ -176,6 +208,10 @@ class AttractorParams(Hyperparameters):
             raise ValueError(f"line_separation must be >= 1, got {self.line_separation}")
         if self.group_min_inputs < 1:
             raise ValueError(f"group_min_inputs must be >= 1, got {self.group_min_inputs}")
+        if self.line_slow_modes < 1:
+            raise ValueError(f"line_slow_modes must be >= 1, got {self.line_slow_modes}")
+        if not 0 < self.line_max_width <= 1:
+            raise ValueError(f"line_max_width must be in (0, 1], got {self.line_max_width}")
         if self.line_min_points < 2:
             raise ValueError(f"line_min_points must be >= 2, got {self.line_min_points}")
         if self.cycle_initial_states < 1:

@@ -143,7 +143,7 @@ def attractor_structure(
     data: dict[str, Any] = {}
     data.update(counts(points, n_cond))
     data.update(oscillations(points.lam, params.complex_tol))
-    line_data, best = lines(net, points, probe, n_cond, params)
+    line_data, best = lines(net, points, probe, values, params)
     data.update(line_data)
     data.update(groups(best, static_inputs.labels, n_cond, params))
     cycle_data, centre = cycles(net, points, values, probe, params)
