@@ -124,7 +124,10 @@ def line_network(direction: np.ndarray, decay: float = 0.5) -> Linear:
     """h' = A h with eigenvalue 1 along ``direction`` and ``decay`` across it."""
     d = direction / np.linalg.norm(direction)
     n = len(d)
-    return linear_network(decay * np.eye(n) + (1 - decay) * np.outer(d, d))
+    model = linear_network(decay * np.eye(n) + (1 - decay) * np.outer(d, d))
+    with torch.no_grad():  # the output reads the position along the line
+        model.weight_out.copy_(torch.as_tensor(d, dtype=model.weight_out.dtype)[None, :, None])
+    return model
 
 
 def uniform_probe(n_units: int, half_width: float = 1.0, seed: int = 1) -> torch.Tensor:

@@ -299,3 +299,17 @@ def test_groups_of_static_inputs() -> None:
         model, fp2, grouped, AttractorParams(group_min_inputs=2), probe_states=probe
     )
     assert not bool(strict.group_line_attractor[0])
+
+
+def test_a_line_the_output_ignores_is_no_line() -> None:
+    model, probe, inputs, fp = line_case()
+    across = np.array([2.0, 1.0, 2.0]) / 3
+    with torch.no_grad():
+        model.weight_out.copy_(torch.as_tensor(across, dtype=model.weight_out.dtype)[None, :, None])
+    (fp,) = find_fixed_points(model, probe, inputs, FAST)
+    ds = attractor_structure(model, fp, inputs, SEARCHED, probe_states=probe)
+    assert not bool(ds.line_attractor[0])
+    assert str(ds.line_rejected_by.values[0]) == "readout_range"
+    assert float(ds.line_readout_range[0]) < 1e-4 and float(ds.line_alignment[0]) > 0.99
+    free = AttractorParams(line_min_readout_range=0.0, line_relax_steps=0)
+    assert bool(attractor_structure(model, fp, inputs, free, probe_states=probe).line_attractor[0])

@@ -26,7 +26,8 @@ weighted by the length of chain each point stands for.
 
 **Verdict**: a chain is a line attractor when ``n_points ≥ line_min_points``,
 ``extent ≥ line_min_extent``, ``relative_extent ≥ line_min_relative_extent`` (with probe
-states), ``alignment ≥ line_alignment`` and ``width ≤ line_max_width``; its offset and
+states), ``readout_range ≥ line_min_readout_range`` (with outputs), ``alignment ≥
+line_alignment`` and ``width ≤ line_max_width``; its offset and
 separation meet ``line_tolerance`` and ``line_separation`` since every candidate does.
 The best chain of a static input is the first by (is a line attractor, fewest criteria failed, arc
 length); its scores are stored, and the criteria it fails are named. A group of static
@@ -59,7 +60,7 @@ from rnn_analysis.architectures.base import Architecture
 __all__ = ["CANDIDATE_CRITERIA", "CHAIN_CRITERIA", "ChainScores", "groups", "lines"]
 
 #: Criteria a chain must meet to be a line attractor, in the order they are named.
-CHAIN_CRITERIA = ("n_points", "extent", "relative_extent", "alignment", "width")
+CHAIN_CRITERIA = ("n_points", "extent", "relative_extent", "readout_range", "alignment", "width")
 #: Criteria a point must meet to be a line candidate, applied in this order; a static
 #: input without candidates names the first one that left no point.
 CANDIDATE_CRITERIA = ("offset", "real", "separation", "other_unstable", "probe_distance")
@@ -173,6 +174,7 @@ def _score_chain(
     relative = extent / reference if reference > 0 else math.nan
     d1 = float(np.average(np.maximum(offset[members], _EIGEN_FLOOR), weights=weight))
     d2 = float(np.average(np.maximum(next_offset[members], _EIGEN_FLOOR), weights=weight))
+    readout_range = float(np.ptp(readout[members], axis=0).max()) if readout.shape[1] else math.nan
     failed = []
     if n < p.line_min_points:
         failed.append("n_points")
@@ -180,6 +182,8 @@ def _score_chain(
         failed.append("extent")
     if math.isfinite(relative) and not relative >= p.line_min_relative_extent:
         failed.append("relative_extent")
+    if math.isfinite(readout_range) and not readout_range >= p.line_min_readout_range:
+        failed.append("readout_range")
     if not alignment >= p.line_alignment:
         failed.append("alignment")
     if not width <= p.line_max_width:
@@ -194,9 +198,7 @@ def _score_chain(
         width=width,
         offset=float(np.average(offset[members], weights=weight)),
         separation=d2 / d1,
-        readout_range=float(np.ptp(readout[members], axis=0).max())
-        if readout.shape[1]
-        else math.nan,
+        readout_range=readout_range,
         direction=principal_axis(xs) if n > 1 else np.full(x.shape[1], np.nan),
         point_alignment=point_alignment,
         point_arc=chain.arc,

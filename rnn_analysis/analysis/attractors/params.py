@@ -81,6 +81,13 @@ class AttractorParams(Hyperparameters):
         ``line_slow_modes`` eigenvalues closest to 1 within ``line_tolerance``) and the
         local tangent, each point weighted by the length of chain it stands for, is at
         least this.
+    line_min_readout_range : float, default 0.25
+        The network's output changes along a line attractor by at least this (largest
+        range, max − min, of one output over the chain's points): a line the network
+        reads out, such as an integrator's decision variable, not a slow direction the
+        output ignores. On trained CDI networks (outputs ±1) integrating lines span
+        0.5–2.2, slow segments off the decision axis 0–0.33. Not applied to networks
+        without outputs; 0 disables it.
     line_slow_modes : int, default 3
         At most this many modes (the closest to 1 within ``line_tolerance``) count as a
         point's slow modes for the alignment.
@@ -158,6 +165,7 @@ class AttractorParams(Hyperparameters):
     line_min_extent: float = 0.1
     line_min_relative_extent: float = 0.1
     line_alignment: float = 0.8
+    line_min_readout_range: float = 0.25
     line_slow_modes: int = 3
     line_max_width: float = 0.5
     line_relax_steps: int = 100
@@ -195,6 +203,7 @@ class AttractorParams(Hyperparameters):
             "line_relax_steps",
             "line_relax_states",
             "line_relax_q",
+            "line_min_readout_range",
         )
         for name in non_negative:
             if getattr(self, name) < 0:
