@@ -25,9 +25,23 @@ report: $(STAMP)
 dry-run: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --dry-run --quiet $(SNAKEMAKE_ARGS)
 
+# The science tests (marker "science") train populations and test the known results as
+# rates. They run a second time on another numeric path -- ATen's non-vectorised kernels
+# and MKL's compatible code path -- alongside the main run, so that no verdict rests on
+# one CPU's rounding; both runs must pass.
+SECOND_PATH := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
+
 test: $(STAMP)
 	bash scripts/install_slurm.sh
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@rm -rf .pytest-second-path; \
+	PATH=$(CURDIR)/$(BIN):$$PATH $(SECOND_PATH) $(BIN)/python -m pytest -m science -q \
+		-p no:cacheprovider --basetemp=.pytest-second-path $(PYTEST_ARGS) \
+		> .pytest-second-path.log 2>&1 & second=$$!; \
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest $(PYTEST_ARGS); main=$$?; \
+	wait $$second; status=$$?; \
+	echo "== science tests again on a second numeric path: $(SECOND_PATH)"; \
+	cat .pytest-second-path.log; \
+	test $$main -eq 0 && test $$status -eq 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
