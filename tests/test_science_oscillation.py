@@ -1,0 +1,90 @@
+"""Frequency-cued sine waves (docs/science.md §7): trained networks oscillate at the cued
+frequency, as rates over a population.
+
+Six 32-unit GRUs are trained once for the module on 6 cued frequencies (0.1 to 0.6
+rad/step, 100-step trials, input noise 0.01) with the task's default criterion (mean
+score ≥ 0.9 and validation loss ≤ 0.01). The primary measure is the frequency of the
+limit cycle found by simulation (2,000 steps after the trial's horizon); the rotation of
+the leading eigenvalue pair at the central fixed point is a diagnostic reported beside
+it with its modulus.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from rnn_analysis.aggregate.rates import population_rate, rate_table
+from rnn_analysis.config import Sweep
+
+pytestmark = [pytest.mark.slow, pytest.mark.science]
+
+SEEDS = 6
+CONFIG = {
+    "grid": {
+        "task": ["sine"],
+        "architecture": ["gru"],
+        "learning_rule": ["bptt"],
+        "noise": [0.01],
+        "seeds": SEEDS,
+    },
+    "tasks": {"sine": {"n_frequencies": 6}},
+    "architectures": {"gru": {"hidden_size": 32}},
+    "learning_rules": {"bptt": {"learning_rate": 0.01, "batch_size": 64, "max_iterations": 8000}},
+    "training": {"stopping": {"validate_every": 25, "validation_trials": 256, "window": 5}},
+    "analysis": {"evaluation_trials": 256, "fixed_points": {"n_initial_states": 128}},
+    "jobs": {"seeds_per_job": SEEDS},
+}
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from rnn_analysis.inprocess import run_in_process
+
+    workdir = tmp_path_factory.mktemp("sine_population")
+    summary = run_in_process(Sweep(CONFIG), workdir, log=lambda _: None)["sine"]
+    analyses = []
+    for key, status in zip(summary["network_key"].values, summary["status"].values, strict=True):
+        if status == "converged":
+            path = workdir / "results" / "networks" / str(key) / "analysis.nc"
+            with xr.open_dataset(path) as ds:
+                analyses.append(ds.load())
+    return {"summary": summary, "analyses": analyses}
+
+
+def test_networks_learn_to_the_loss_criterion(population) -> None:
+    summary = population["summary"]
+    status = summary["status"].values.astype(str)
+    assert population_rate(status == "converged").at_least(5 / 6), status
+    assert (summary["untrained_validation_score"].values < 0.1).all()
+    assert (summary["performance_noise_free"].values[status == "converged"] > 0.95).all()
+
+
+def test_limit_cycles_at_the_cued_frequencies(population) -> None:
+    """Every cue of every converged network has a limit cycle within 10% of ω, ≥ 85% of
+    all (network, cue) pairs within 5%, and ≥ 4 of 6 networks within 5% at every cue.
+
+    The studies' claim (≥ 90% of networks within a few % at every cue) does not hold at
+    this scale: the trials are 100 steps long and the cycle is measured 2,000 steps later,
+    where it runs up to 7% off in some networks (docs/benchmarks.md)."""
+    analyses = population["analyses"]
+    errors = np.concatenate([ds["cycle_frequency_error"].values for ds in analyses])
+    assert np.isfinite(errors).all(), errors
+    assert (np.abs(errors) <= 0.10).all(), np.round(errors, 3)
+    assert population_rate(np.abs(errors) <= 0.05).at_least(0.85), np.round(errors, 3)
+    (every,) = rate_table(
+        population["summary"], "known_cycles_at_cued_frequency", by=("task",)
+    ).values()
+    assert every.at_least(4 / 6), every
+
+
+def test_linearisation_rotates_near_the_cue_as_a_diagnostic(population) -> None:
+    """At the central fixed point (inside the cycle) the leading pair is complex and
+    unstable and rotates in the direction of ω; far from a Hopf bifurcation (|λ| well
+    above 1) its rotation is only a rough guide to the cycle's frequency."""
+    for ds in population["analyses"]:
+        assert (ds["focus_centre"].values.astype(str) == "cycle").all()
+        modulus, error = ds["focus_modulus"].values, ds["focus_rotation_error"].values
+        assert (modulus > 1).all(), modulus
+        assert (np.abs(error) < 1.0).all(), error
