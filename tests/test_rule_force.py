@@ -27,7 +27,8 @@ from .training_files import curve, read_meta, train, weights
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 ARCH = {"hidden_size": 50, "alpha": 0.2}
-STOPPING = {"validate_every": 5, "validation_trials": 200, "window": 3}
+# The score criterion alone (sine adds a validation-loss criterion by default).
+STOPPING = {"validate_every": 5, "validation_trials": 200, "window": 3, "loss_threshold": 0.0}
 NOISE = {"rdm": 0.1, "sine": 0.05}
 RDM = {"n_steps": 60}
 #: One cued frequency: FORCE's classic periodic target, every step in the mask.
