@@ -17,6 +17,7 @@ def test_sweep_in_process_trains_analyses_and_summarises(tmp_path: Path, one_thr
             "grid": {"noise": [0.0], "seeds": 2},
             "learning_rules": {"bptt": {"max_iterations": 50}},
             "analysis": {"fixed_points": {"n_initial_states": 16, "max_iterations": 100}},
+            "aggregate": {"include_not_converged": False},
         },
     )
     sweep = Sweep(config)
