@@ -305,4 +305,3 @@ def test_score_broadcasts_over_ensemble() -> None:
     scores = task.score(torch.stack([batch.targets, -batch.targets]), batch)
     assert scores.shape == (2, 10)
     assert torch.equal(scores, torch.stack([torch.ones(10), torch.zeros(10)]))
-
