@@ -227,7 +227,9 @@ def extra_scores(name: str, workdir: Path, summary: xr.Dataset) -> None:
         census = {}
         for ds in datasets:
             fixed = ds["kind"].values.astype(str) == "fixed"
-            key = tuple(np.bincount(ds["n_unstable"].values[fixed], minlength=4)[:4])
+            key = tuple(
+                int(c) for c in np.bincount(ds["n_unstable"].values[fixed], minlength=4)[:4]
+            )
             census[key] = census.get(key, 0) + 1
         print(
             "  census (stable, 1-, 2-, 3-mode saddles): "
