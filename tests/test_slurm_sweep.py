@@ -20,9 +20,16 @@ def sacct_rows(cluster: LocalSlurmCluster, fields: str) -> list[str]:
     return cluster.run(["sacct", "-X", "-n", "-P", "-o", fields]).stdout.split()
 
 
+def rows_of_run(cluster: LocalSlurmCluster, fields: str, folder: Path) -> list[str]:
+    """The rows of the jobs submitted from ``folder`` (a Snakemake run's working
+    directory), without that column: the cluster is shared by the session's tests, and a
+    job of an earlier test can still change state while a later one runs."""
+    rows = sacct_rows(cluster, f"{fields},WorkDir")
+    return [r.rsplit("|", 1)[0] for r in rows if r.endswith(f"|{folder}")]
+
+
 def test_tiny_sweep_through_slurm(slurm_cluster: LocalSlurmCluster, tmp_path: Path) -> None:
     fields = "JobID,State,Account,Partition"
-    before = set(sacct_rows(slurm_cluster, fields))
     config = write_config(
         tmp_path,
         {
@@ -57,11 +64,11 @@ def test_tiny_sweep_through_slurm(slurm_cluster: LocalSlurmCluster, tmp_path: Pa
     assert sorted(summary["seed"].values.tolist()) == [0, 1]
     assert (results / "overview.txt").is_file()
 
-    rows = [r for r in sacct_rows(slurm_cluster, fields) if r not in before]
+    rows = rows_of_run(slurm_cluster, fields, tmp_path)
     completed = [r for r in rows if r.split("|")[1] == "COMPLETED"]
     # One training job (both seeds together), one group job with both analyses (the
     # profile groups analyze jobs), one aggregate; figures and overview run locally.
-    assert len(completed) == 3, rows
+    assert len(completed) == 3, (rows, sacct_rows(slurm_cluster, f"{fields},WorkDir"))
     assert "analyses" in log, log[-3000:]
     assert all(r.split("|")[2] == slurm_cluster.account for r in completed)
 
@@ -78,7 +85,6 @@ def test_training_jobs_as_slurm_arrays(slurm_cluster: LocalSlurmCluster, tmp_pat
         },
     )
 
-    before = set(sacct_rows(slurm_cluster, "JobID,State"))
     proc = snakemake(
         tmp_path,
         config,
@@ -99,7 +105,7 @@ def test_training_jobs_as_slurm_arrays(slurm_cluster: LocalSlurmCluster, tmp_pat
     log = proc.stdout + proc.stderr
     metas = sorted((tmp_path / "results" / "networks").rglob("meta.json"))
     assert len(metas) == 4, log[-3000:]
-    rows = [r for r in sacct_rows(slurm_cluster, "JobID,State") if r not in before]
+    rows = rows_of_run(slurm_cluster, "JobID,State", tmp_path)
     assert all(r.endswith("|COMPLETED") for r in rows), rows
     job_ids = [r.split("|")[0] for r in rows]
     array_tasks = [j for j in job_ids if "_" in j]
