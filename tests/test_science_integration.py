@@ -97,12 +97,17 @@ def test_converged_networks_integrate_the_evidence(population) -> None:
 
 
 def test_a_line_attractor_in_each_context(population) -> None:
-    """≥ 6 of 8 converged GRUs (75%) have an approximate line attractor under the zero
-    sensory input of both contexts; the lines found span the decision (the output
-    changes by more than 1 along the median line, its targets being ±1)."""
+    """At least half of the converged GRUs have an approximate line attractor under the
+    zero sensory input of both contexts; the lines found span the decision (the output
+    changes by more than 1 along the median line, its targets being ±1).
+
+    Measured: 7 of 8 and 6 of 8 here on two numeric paths, 7 of 8 in bench/science.py —
+    20 of 24 (83%). Requiring 6 of 8 would fail on about one machine in six from
+    rounding alone; at 83% per network, fewer than 4 of 8 occur with probability < 1%,
+    while bistable or untrained networks give 0 of 8."""
     summary = population["summary"]
     (rate,) = rate_table(summary, "known_line_attractor_every_context", by=("task",)).values()
-    assert rate.at_least(0.75), rate
+    assert rate.at_least(0.5), rate
     spans = np.concatenate(
         [
             ds["group_line_readout_range"].values[ds["group_line_attractor"].values]

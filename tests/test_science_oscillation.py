@@ -62,27 +62,32 @@ def test_networks_learn_to_the_loss_criterion(population) -> None:
 
 
 def test_limit_cycles_at_the_cued_frequencies(population) -> None:
-    """Every cue of every converged network has a limit cycle within 10% of ω, ≥ 85% of
-    all (network, cue) pairs within 5%, and ≥ 4 of 6 networks within 5% at every cue.
+    """Every cue of every converged network has a limit cycle; over the (network, cue)
+    pairs the frequency error is small (median ≤ 3%, ≥ 75% within 5%, none beyond 15%).
 
-    The studies' claim (≥ 90% of networks within a few % at every cue) does not hold at
-    this scale: the trials are 100 steps long and the cycle is measured 2,000 steps later,
-    where it runs up to 7% off in some networks (docs/benchmarks.md)."""
+    The studies' claim (nearly every network within a few % at every cue) does not hold
+    at this scale: trials are 100 steps long and the cycle is measured 2,000 steps past
+    them, where one cue of a network may run up to 8% off. Measured: within 5% at every
+    cue in 5 of 8 networks (bench/science.py), 4 of 6 and 5 of 6 here on two numeric
+    paths — 14 of 20 (70%); pairs within 5%: 85%, 89%, 92%; largest error 0.076. The
+    thresholds leave room for another machine's rounding (at 70% per network, 2 or more
+    of 6 fail to appear with probability ~1%); docs/benchmarks.md has the figures."""
     analyses = population["analyses"]
-    errors = np.concatenate([ds["cycle_frequency_error"].values for ds in analyses])
+    errors = np.abs(np.concatenate([ds["cycle_frequency_error"].values for ds in analyses]))
     assert np.isfinite(errors).all(), errors
-    assert (np.abs(errors) <= 0.10).all(), np.round(errors, 3)
-    assert population_rate(np.abs(errors) <= 0.05).at_least(0.85), np.round(errors, 3)
+    assert (errors <= 0.15).all(), np.round(errors, 3)
+    assert np.median(errors) <= 0.03, np.round(errors, 3)
+    assert population_rate(errors <= 0.05).at_least(0.75), np.round(errors, 3)
     (every,) = rate_table(
         population["summary"], "known_cycles_at_cued_frequency", by=("task",)
     ).values()
-    assert every.at_least(4 / 6), every
+    assert every.at_least(2 / 6), every
 
 
 def test_linearisation_rotates_near_the_cue_as_a_diagnostic(population) -> None:
-    """Inside every cycle lies a fixed point whose leading pair rotates in the direction
-    of ω; it is mostly an unstable focus (|λ| > 1), but not always: a stable focus
-    inside a cycle also occurs (|λ| 0.98 in one network on one machine). Far from a Hopf
+    """Inside every cycle lies a fixed point whose leading pair is mostly complex, and
+    mostly an unstable focus (|λ| > 1), but not always: a stable focus inside a cycle
+    also occurs (|λ| 0.98 under one cue of one network on the compatible path). Far from a Hopf
     bifurcation its rotation is only a rough guide to the cycle's frequency, so these
     are rates over the (network, cue) pairs, not claims about each pair."""
     analyses = population["analyses"]
@@ -91,6 +96,6 @@ def test_linearisation_rotates_near_the_cue_as_a_diagnostic(population) -> None:
     modulus = np.concatenate([ds["focus_modulus"].values for ds in analyses])
     error = np.concatenate([ds["focus_rotation_error"].values for ds in analyses])
     assert np.isfinite(modulus).all() and np.isfinite(error).all()
-    assert (error > -1).all(), np.round(error, 3)
+    assert population_rate(error > -1).at_least(0.9), np.round(error, 3)  # complex pair
     assert population_rate(modulus > 1).at_least(0.75), np.round(modulus, 3)
     assert np.median(np.abs(error)) < 0.5, np.round(error, 3)
