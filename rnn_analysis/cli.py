@@ -11,13 +11,15 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
+from threadpoolctl import threadpool_limits
 
 LOGGER = logging.getLogger("rnn_analysis")
 
 
 @contextlib.contextmanager
 def run_logged(log_file: str | Path | None, threads: int = 1) -> Iterator[Callable[[str], None]]:
-    """Log to ``log_file`` (and stderr), limit torch to ``threads``, record any failure.
+    """Log to ``log_file`` (and stderr), limit torch and BLAS to ``threads``, record any
+    failure.
 
     Yields the function to call with one line of progress.
     """
@@ -31,9 +33,13 @@ def run_logged(log_file: str | Path | None, threads: int = 1) -> Iterator[Callab
         handlers=handlers,
         force=True,
     )
-    torch.set_num_threads(max(1, int(threads)))
+    threads = max(1, int(threads))
+    torch.set_num_threads(threads)
     try:
-        yield LOGGER.info
+        # numpy's and scipy's BLAS (eigendecompositions, least squares) would otherwise
+        # start one thread per core of the node, oversubscribing a job's allocation.
+        with threadpool_limits(limits=threads, user_api="blas"):
+            yield LOGGER.info
     except BaseException:
         LOGGER.error("failed:\n%s", traceback.format_exc())
         raise
