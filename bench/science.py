@@ -44,7 +44,7 @@ import xarray as xr
 
 from rnn_analysis.aggregate.rates import population_rate, rate_table
 from rnn_analysis.config import Sweep
-from rnn_analysis.inprocess import run_in_process
+from rnn_analysis.inprocess import load_analyses, run_in_process
 from rnn_analysis.tasks import TASKS
 
 GATED = ["gru", "lstm", "ugrnn"]
@@ -177,13 +177,9 @@ def report(name: str, summary: xr.Dataset, seconds: float) -> None:
         print(f"    {'all':<22}{overall}")
 
 
-def extra_scores(name: str, workdir: Path, summary: xr.Dataset) -> None:
+def extra_scores(name: str, workdir: Path, sweep: Sweep, summary: xr.Dataset) -> None:
     """Continuous scores behind the verdicts, over the converged networks."""
-    keys = summary["network_key"].values[summary["status"].values == "converged"]
-    datasets = []
-    for key in keys:
-        with xr.open_dataset(workdir / "results" / "networks" / str(key) / "analysis.nc") as ds:
-            datasets.append(ds.load())
+    datasets = load_analyses(summary, workdir, sweep)
     if not datasets:
         return
     if "group_line_relative_extent" in datasets[0]:
@@ -254,12 +250,11 @@ def main() -> None:
     for name in args.studies:
         workdir = args.workdir / f"{name}-{args.seeds}"
         start = time.perf_counter()
-        summaries = run_in_process(
-            Sweep(config_of(name, args.seeds)), workdir, log=print, threads=args.threads
-        )
+        sweep = Sweep(config_of(name, args.seeds))
+        summaries = run_in_process(sweep, workdir, log=print, threads=args.threads)
         for summary in summaries.values():
             report(name, summary, time.perf_counter() - start)
-            extra_scores(name, workdir, summary)
+            extra_scores(name, workdir, sweep, summary)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,10 @@ from rnn_analysis.aggregate.summary import summarise
 from rnn_analysis.analysis.network import analyze_network
 from rnn_analysis.cli import run_logged
 from rnn_analysis.config import Sweep
+from rnn_analysis.io import ANALYSIS_FILE
 from rnn_analysis.launch import run_training_job, training_jobs
 
-__all__ = ["run_in_process"]
+__all__ = ["network_folders", "load_analyses", "run_in_process"]
 
 
 def run_in_process(
@@ -63,3 +64,23 @@ def run_in_process(
         }
     finally:
         torch.set_num_threads(before)
+
+
+def network_folders(
+    summary: xr.Dataset, workdir: str | Path, sweep: Sweep, status: str = "converged"
+) -> list[Path]:
+    """The folders of the networks of a task's ``summary`` with ``status``, in its order."""
+    keys = summary["network_key"].values[summary["status"].values.astype(str) == status]
+    results = Path(workdir) / sweep.results.rstrip("/")
+    return [results / "networks" / str(key) for key in keys]
+
+
+def load_analyses(
+    summary: xr.Dataset, workdir: str | Path, sweep: Sweep, status: str = "converged"
+) -> list[xr.Dataset]:
+    """The analysis datasets (in memory) of the networks of ``summary`` with ``status``."""
+    analyses = []
+    for folder in network_folders(summary, workdir, sweep, status):
+        with xr.open_dataset(folder / ANALYSIS_FILE) as ds:
+            analyses.append(ds.load())
+    return analyses

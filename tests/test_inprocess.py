@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rnn_analysis.config import Sweep
-from rnn_analysis.inprocess import run_in_process
+from rnn_analysis.inprocess import load_analyses, network_folders, run_in_process
 
 from .conftest import TINY_CONFIG, deep_update
 
@@ -41,3 +41,12 @@ def test_sweep_in_process_trains_analyses_and_summarises(tmp_path: Path, one_thr
     assert {p: p.stat().st_mtime_ns for p in results.rglob("*.nc")} == stamps
     assert not any("training" in line or "analysing" in line for line in lines)
     assert again["flipflop"]["status"].values.tolist() == summary["status"].values.tolist()
+
+    statuses = summary["status"].values.astype(str)
+    for status in ("converged", "not_converged"):
+        keys = summary["network_key"].values[statuses == status]
+        folders = network_folders(summary, tmp_path, sweep, status)
+        assert folders == [results / "networks" / str(key) for key in keys]
+        analyses = load_analyses(summary, tmp_path, sweep, status)
+        assert [ds.attrs["status"] for ds in analyses] == [status] * len(keys)
+    assert 0 < len(network_folders(summary, tmp_path, sweep, "not_converged")) <= 4

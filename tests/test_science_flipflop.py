@@ -16,7 +16,7 @@ import xarray as xr
 
 from rnn_analysis.aggregate.rates import population_rate, rate_table
 from rnn_analysis.config import Sweep
-from rnn_analysis.inprocess import run_in_process
+from rnn_analysis.inprocess import load_analyses, run_in_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.science]
 
@@ -51,13 +51,7 @@ def population(tmp_path_factory: pytest.TempPathFactory) -> tuple[xr.Dataset, li
     workdir = tmp_path_factory.mktemp("flipflop_population")
     sweep = Sweep(CONFIG)
     summary = run_in_process(sweep, workdir, log=lambda _: None)["flipflop"]
-    analyses = []
-    for key, status in zip(summary["network_key"].values, summary["status"].values, strict=True):
-        if status == "converged":
-            path = workdir / "results" / "networks" / str(key) / "analysis.nc"
-            with xr.open_dataset(path) as ds:
-                analyses.append(ds.load())
-    return summary, analyses
+    return summary, load_analyses(summary, workdir, sweep)
 
 
 def test_networks_train_and_none_is_trivial(population) -> None:
