@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import xarray as xr
 
 from rnn_analysis.aggregate.rates import population_rate, rate_table
 from rnn_analysis.config import Sweep
@@ -48,20 +47,16 @@ CONFIG = {
 
 @pytest.fixture(scope="module")
 def population(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from rnn_analysis.inprocess import run_in_process
+    from rnn_analysis.inprocess import load_analyses, network_folders, run_in_process
 
     workdir = tmp_path_factory.mktemp("cdi_population")
-    summary = run_in_process(Sweep(CONFIG), workdir, log=lambda _: None)["cdi"]
-    converged = summary["status"].values == "converged"
-    folders = [
-        workdir / "results" / "networks" / str(key)
-        for key in summary["network_key"].values[converged]
-    ]
-    analyses = []
-    for folder in folders:
-        with xr.open_dataset(folder / "analysis.nc") as ds:
-            analyses.append(ds.load())
-    return {"summary": summary, "folders": folders, "analyses": analyses}
+    sweep = Sweep(CONFIG)
+    summary = run_in_process(sweep, workdir, log=lambda _: None)["cdi"]
+    return {
+        "summary": summary,
+        "folders": network_folders(summary, workdir, sweep),
+        "analyses": load_analyses(summary, workdir, sweep),
+    }
 
 
 def test_networks_learn_and_none_solves_the_task_untrained(population) -> None:
@@ -101,9 +96,10 @@ def test_a_line_attractor_in_each_context(population) -> None:
     zero sensory input of both contexts; the lines found span the decision (the output
     changes by more than 1 along the median line, its targets being ±1).
 
-    Measured: 7 of 8 and 6 of 8 here on two numeric paths, 7 of 8 in bench/science.py —
-    20 of 24 (83%). Requiring 6 of 8 would fail on about one machine in six from
-    rounding alone; at 83% per network, fewer than 4 of 8 occur with probability < 1%,
+    Measured on four numeric paths (default AVX-512, avx2 with MKL's AVX2 and compatible
+    paths, ATen's default kernels): 7, 7, 6 and 6 of 8, and 7 of 8 in bench/science.py —
+    33 of 40 (82%). Requiring 6 of 8 would fail on about one machine in six from
+    rounding alone; at 82% per network, fewer than 4 of 8 occur with probability < 1%,
     while bistable or untrained networks give 0 of 8."""
     summary = population["summary"]
     (rate,) = rate_table(summary, "known_line_attractor_every_context", by=("task",)).values()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from rnn_analysis.aggregate.rates import population_rate, rate_table
 from rnn_analysis.config import Sweep
@@ -40,17 +39,12 @@ CONFIG = {
 
 @pytest.fixture(scope="module")
 def population(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from rnn_analysis.inprocess import run_in_process
+    from rnn_analysis.inprocess import load_analyses, run_in_process
 
     workdir = tmp_path_factory.mktemp("sine_population")
-    summary = run_in_process(Sweep(CONFIG), workdir, log=lambda _: None)["sine"]
-    analyses = []
-    for key, status in zip(summary["network_key"].values, summary["status"].values, strict=True):
-        if status == "converged":
-            path = workdir / "results" / "networks" / str(key) / "analysis.nc"
-            with xr.open_dataset(path) as ds:
-                analyses.append(ds.load())
-    return {"summary": summary, "analyses": analyses}
+    sweep = Sweep(CONFIG)
+    summary = run_in_process(sweep, workdir, log=lambda _: None)["sine"]
+    return {"summary": summary, "analyses": load_analyses(summary, workdir, sweep)}
 
 
 def test_networks_learn_to_the_loss_criterion(population) -> None:
@@ -63,21 +57,22 @@ def test_networks_learn_to_the_loss_criterion(population) -> None:
 
 def test_limit_cycles_at_the_cued_frequencies(population) -> None:
     """Every cue of every converged network has a limit cycle; over the (network, cue)
-    pairs the frequency error is small (median ≤ 3%, ≥ 75% within 5%, none beyond 15%).
+    pairs the frequency error is small: median ≤ 3%, ≥ 70% of pairs within 5%.
 
     The studies' claim (nearly every network within a few % at every cue) does not hold
     at this scale: trials are 100 steps long and the cycle is measured 2,000 steps past
-    them, where one cue of a network may run up to 8% off. Measured: within 5% at every
-    cue in 5 of 8 networks (bench/science.py), 4 of 6 and 5 of 6 here on two numeric
-    paths — 14 of 20 (70%); pairs within 5%: 85%, 89%, 92%; largest error 0.076. The
-    thresholds leave room for another machine's rounding (at 70% per network, 2 or more
-    of 6 fail to appear with probability ~1%); docs/benchmarks.md has the figures."""
+    them, where one cue of a network may run 10–15% off. Measured on four numeric paths
+    (default AVX-512, avx2 with MKL's AVX2 and compatible paths, ATen's default kernels):
+    within 5% at every cue in 4, 4, 4 and 5 of 6 networks, and 5 of 8 in
+    bench/science.py — 22 of 32 (69%); pairs within 5%: 89%, 89%, 86%, 92% (85% in the
+    bench); largest error 0.072, 0.072, 0.147, 0.076. No bound is put on the largest
+    error, only rates with room for another machine's rounding (at 69% per network, 2 or
+    more of 6 fail to appear with probability ~1%); docs/benchmarks.md has the figures."""
     analyses = population["analyses"]
     errors = np.abs(np.concatenate([ds["cycle_frequency_error"].values for ds in analyses]))
     assert np.isfinite(errors).all(), errors
-    assert (errors <= 0.15).all(), np.round(errors, 3)
     assert np.median(errors) <= 0.03, np.round(errors, 3)
-    assert population_rate(errors <= 0.05).at_least(0.75), np.round(errors, 3)
+    assert population_rate(errors <= 0.05).at_least(0.7), np.round(errors, 3)
     (every,) = rate_table(
         population["summary"], "known_cycles_at_cued_frequency", by=("task",)
     ).values()
