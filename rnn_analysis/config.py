@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from rnn_analysis.aggregate.behaviour_types import BehaviourTypeParams
+from rnn_analysis.aggregate.solution_types import SolutionTypeParams
 from rnn_analysis.architectures import ARCHITECTURES
 from rnn_analysis.errors import ConfigError
 from rnn_analysis.hyperparameters import Hyperparameters, from_mapping
@@ -148,6 +150,13 @@ class AggregateParams(Hyperparameters):
     confidence : float, default 0.95
         Level of those (percentile) intervals.
     bootstrap_seed : int, default 0
+    solution_types : SolutionTypeParams
+        How isomorphism classes of the reduced-dynamics graphs of converged networks are
+        grouped into solution types (merge near-duplicates, ``other`` for small groups;
+        see its docstring for the defaults).
+    behaviour_types : BehaviourTypeParams
+        How extrapolation profiles are clustered into behaviour types (see its
+        docstring for the defaults).
     """
 
     metrics: tuple[str, ...] = (
@@ -168,6 +177,8 @@ class AggregateParams(Hyperparameters):
     bootstrap_samples: int = 1000
     confidence: float = 0.95
     bootstrap_seed: int = 0
+    solution_types: SolutionTypeParams = field(default_factory=SolutionTypeParams)
+    behaviour_types: BehaviourTypeParams = field(default_factory=BehaviourTypeParams)
 
     def __post_init__(self) -> None:
         if len(set(self.metrics)) != len(self.metrics):

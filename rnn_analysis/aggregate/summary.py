@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from rnn_analysis.analysis.reduced_graph import assign_solution_types, graph_from_dataset
+from rnn_analysis.aggregate.solution_space import TYPE_COLUMNS, type_population
+from rnn_analysis.analysis.labelled_graph import LabelledGraph
+from rnn_analysis.analysis.reduced_graph import graph_from_dataset
 from rnn_analysis.config import NETWORK_AXES, AggregateParams
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import provenance
@@ -91,12 +93,11 @@ _SUMMARY_ATTRS = {
     "n_topology_nodes": ("nodes of the topology graph (-1: not analysed)", "1"),
     "n_topology_edges": ("edges of the topology graph (-1: not analysed)", "1"),
     "topology_signature": ("order-free description of the topology graph", ""),
-    "solution_type": (
-        "isomorphism class of the compacted reduced-dynamics graph (empty: none)",
-        "",
-    ),
+    **{name: (text, "") for name, text in TYPE_COLUMNS.items()},
 }
-_STRING_COLUMNS = ("status_reason", "topology_signature", "solution_type")
+_STRING_COLUMNS = ("status_reason", "topology_signature", *TYPE_COLUMNS)
+#: Scalar variables of an analysis copied into the summary under their own name.
+EXTRAPOLATION_FEATURE_PREFIX = "extrapolation_feature_"
 
 
 def _task_of(ds: xr.Dataset, path: str | Path) -> Task:
@@ -119,7 +120,11 @@ def read_analysis(path: str | Path, task: str) -> xr.Dataset:
 
 
 def summary_row(ds: xr.Dataset, path: str | Path, params: AggregateParams) -> dict[str, Any]:
-    """One network's row of the summary (``solution_type`` is filled in later)."""
+    """One network's row of the summary (the type columns are filled in later).
+
+    Scalar ``extrapolation_feature_*`` variables of the analysis become columns too, as
+    (value, long name, units) under the row's ``"extrapolation"`` key.
+    """
     row: dict[str, Any] = {axis: ds.attrs[axis] for axis in NETWORK_AXES}
     row.update(
         network=ds.attrs["network"],
@@ -147,30 +152,39 @@ def summary_row(ds: xr.Dataset, path: str | Path, params: AggregateParams) -> di
     checks = _task_of(ds, path).known_results(ds) if analysed else {}
     for name in known:
         row[f"known_{name}"] = bool(checks.get(name, False))
-    row["solution_type"] = ""
+    row["extrapolation"] = {
+        name: (float(var), var.attrs.get("long_name", name), var.attrs.get("units", ""))
+        for name, var in ds.data_vars.items()
+        if str(name).startswith(EXTRAPOLATION_FEATURE_PREFIX) and var.ndim == 0
+    }
     usable = "probe_hidden" in ds and bool(np.isfinite(ds["probe_hidden"].values).all())
     row["in_similarity"] = bool(usable and params.includes(row["status"]))
     return row
 
 
-def name_solution_types(
-    rows: list[dict[str, Any]], graphs: Mapping[int, Any], log: Callable[[str], None]
+def typing_inputs(
+    ds: xr.Dataset,
+    index: int,
+    graphs: dict[int, LabelledGraph],
+    profiles: dict[int, xr.DataArray],
 ) -> None:
-    """Set ``solution_type`` of the rows whose index is in ``graphs`` (their reduced-
-    dynamics graphs), named so that the names do not depend on the order of the rows."""
-    if not graphs:
-        return
-    names = assign_solution_types(list(graphs.values()))
-    for index, name in zip(graphs, names, strict=True):
-        rows[index]["solution_type"] = name
-    task = rows[0]["task"]
-    log(f"{task}: {len(set(names))} solution type(s) among {len(names)} networks")
+    """Collect row ``index``'s reduced graph and extrapolation profile, where present."""
+    if "solution_hash" in ds:
+        graphs[index] = graph_from_dataset(ds)
+    if "extrapolation_profile" in ds:
+        profiles[index] = ds["extrapolation_profile"].reset_coords(drop=False)[
+            "extrapolation_profile"
+        ]
 
 
 def summary_dataset(
-    task: str, rows: Sequence[Mapping[str, Any]], params: AggregateParams
+    task: str,
+    rows: Sequence[Mapping[str, Any]],
+    params: AggregateParams,
+    types: xr.Dataset | None = None,
 ) -> xr.Dataset:
-    """The summary dataset of ``task`` from its rows."""
+    """The summary dataset of ``task`` from its rows (and the type table of
+    :func:`~rnn_analysis.aggregate.solution_space.type_population`)."""
     known = TASKS[task].known_result_descriptions
     summary = xr.Dataset(coords=label_coords(rows, "network"))
     columns = {
@@ -182,10 +196,23 @@ def summary_dataset(
         if key in _STRING_COLUMNS:
             values = values.astype(str)
         summary[key] = ("network", values, {"long_name": long_name, "units": units})
-    summary.attrs = {
-        **provenance_attrs(task, params),
-        "title": f"per-network summary of task {task}",
-    }
+    features: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        for name, (_, long_name, units) in row.get("extrapolation", {}).items():
+            features.setdefault(name, (long_name, units))
+    for name, (long_name, units) in sorted(features.items()):
+        values = np.array([row.get("extrapolation", {}).get(name, (np.nan,))[0] for row in rows])
+        summary[name] = ("network", values.astype(float), {"long_name": long_name, "units": units})
+    if types is not None:
+        summary = summary.merge(types, combine_attrs="override")
+        summary.attrs = {}
+        summary.attrs.update({f"solution_space_{k}": v for k, v in types.attrs.items()})
+    summary.attrs.update(
+        {
+            **provenance_attrs(task, params),
+            "title": f"per-network summary of task {task}",
+        }
+    )
     return summary
 
 
@@ -205,12 +232,13 @@ def summarise(
 ) -> xr.Dataset:
     """The summary of every analysed network of ``task`` (no similarity matrices)."""
     params = from_mapping(AggregateParams, options, "aggregate")
-    rows, graphs = [], {}
+    rows: list[dict[str, Any]] = []
+    graphs: dict[int, LabelledGraph] = {}
+    profiles: dict[int, xr.DataArray] = {}
     for path in analyses:
         ds = read_analysis(path, task)
         row = summary_row(ds, path, params)
-        if row["in_similarity"] and "solution_hash" in ds:
-            graphs[len(rows)] = graph_from_dataset(ds)
+        typing_inputs(ds, len(rows), graphs, profiles)
         rows.append(row)
-    name_solution_types(rows, graphs, log)
-    return summary_dataset(task, rows, params)
+    types = type_population(rows, graphs, profiles, params, log)
+    return summary_dataset(task, rows, params, types)

@@ -12,15 +12,16 @@ import xarray as xr
 
 from rnn_analysis.aggregate.embedding import metric_mds
 from rnn_analysis.aggregate.factors import factor_summary, factor_table
+from rnn_analysis.aggregate.solution_space import type_population
 from rnn_analysis.aggregate.summary import (
     label_coords,
-    name_solution_types,
     provenance_attrs,
     read_analysis,
     summary_dataset,
     summary_row,
+    typing_inputs,
 )
-from rnn_analysis.analysis.reduced_graph import LabelledGraph, graph_from_dataset
+from rnn_analysis.analysis.labelled_graph import LabelledGraph
 from rnn_analysis.config import AggregateParams
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import write_netcdf
@@ -98,12 +99,12 @@ def aggregate_task(
     representations: dict[str, list[Any]] = {name: [] for name in metrics}
     missing: dict[str, dict[str, str]] = {name: {} for name in metrics}
     graphs: dict[int, LabelledGraph] = {}
+    profiles: dict[int, xr.DataArray] = {}
     for path in analyses:
         ds = read_analysis(path, task)
         row = summary_row(ds, path, params)
+        typing_inputs(ds, len(rows), graphs, profiles)
         if row["in_similarity"]:
-            if "solution_hash" in ds:
-                graphs[len(rows)] = graph_from_dataset(ds)
             for name, metric in metrics.items():
                 try:
                     representations[name].append(metric.representation(ds))
@@ -113,8 +114,8 @@ def aggregate_task(
         rows.append(row)
     chosen = [row for row in rows if row["in_similarity"]]
     log(f"{task}: {len(rows)} networks, {len(chosen)} in the similarity matrices")
-    name_solution_types(rows, graphs, log)
-    summary = summary_dataset(task, rows, params)
+    types = type_population(rows, graphs, profiles, params, log)
+    summary = summary_dataset(task, rows, params, types)
     meta = provenance_attrs(task, params)
 
     keys = [row["network"] for row in chosen]

@@ -5,23 +5,32 @@ The graph summarises what a network does with the brief input events of a task
 the zero input between pulses, where each pulse sends it, and which sign the output
 has on the way. It is built from simulations of the network only:
 
+0. **Behaviourally relevant trials.** The network runs the task's probe trials
+   (noise-free). A trial is answered when the task scores it correct and the output
+   shows the answer (crosses the label threshold with the target's sign); with
+   ``correct_only`` only answered trials are explored, and the others are recorded as
+   errors (``probe_correct``, ``n_probe_errors``), not drawn as structure. The output
+   labels are read relative to the network's own response amplitude (``output_scale``)
+   and terminal states are merged relative to the spread of its probe states
+   (``merge_tol`` × ``state_scale``), so that the graph does not depend on the scale of
+   a network's outputs or states.
 1. **Relaxations.** From a start state the network runs under zero input until it
    *settles* (a step moves the state by less than ``settle_speed``), for at most
    ``relax_steps`` steps (a state still moving then is a *slow* terminal, e.g. a ramp or
    a slow manifold; its last state stands for it), or until the state stops being
-   finite (*divergent*). The output at every step is labelled ``+`` (≥
-   ``output_threshold``), ``-`` (≤ −``output_threshold``) or ``0``, one symbol per
-   output.
+   finite (*divergent*). The output at every step is labelled ``+`` (≥ the threshold),
+   ``-`` (≤ minus it) or ``0``, one symbol per output.
 2. **Exploration**, breadth first by number of pulses, one ensemble call ``[1, B, S]``
    per step for all relaxations of a level. Level 0 is one relaxation from the
    network's initial state. A relaxation that follows fewer than ``max_pulses`` pulses
    (by default the number of pulses of a probe trial) is *branched*: pulses are applied
-   to the state it reaches after each *wait* of the task, and to its terminal state
-   (an arbitrarily long wait: the extrapolation to long delays); each starts a
-   relaxation of the next level. With ``pulse_order="task"`` the pulses and waits are
-   those that come next in some probe trial after the pulses on the path so far (the
-   probe trials read as sequences of (wait, pulse)); with ``"any"``, every pulse after
-   every wait of the task.
+   to the state it reaches after each *wait* of the task (and, with
+   ``terminal_pulses``, to its terminal state: an arbitrarily long wait); each starts a
+   relaxation of the next level. With ``pulse_order="task"`` a path follows the
+   explored probe trials read as sequences of (wait, pulse): after the events on the
+   path so far, the pulses applied after a wait are those that come next, after that
+   wait, in some explored trial; with ``"any"``, every pulse after every wait of the
+   task.
 3. **Raw graph.** Each relaxation is cut into *segments* at every change of output
    label and at every branch point; a segment is a node labelled by its output, with a
    ``flow`` edge to the next segment or to the relaxation's *terminal node* (its end
@@ -57,19 +66,27 @@ per network; :func:`graph_from_dataset` rebuilds the labelled graph from it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
 import xarray as xr
 
+from rnn_analysis.analysis.labelled_graph import (
+    FLOW,
+    LabelledGraph,
+    assign_solution_types,
+    canonical_form,
+    compact_graph,
+    isomorphic,
+    solution_type_hash,
+)
 from rnn_analysis.architectures.base import Architecture
 from rnn_analysis.hyperparameters import Hyperparameters
 from rnn_analysis.tasks.base import InputPulses, Task
@@ -88,9 +105,6 @@ __all__ = [
     "solution_type_hash",
 ]
 
-#: Edge label of the autonomous flow under zero input (the silent step of compaction).
-FLOW = "flow"
-
 _SYMBOLS = ("0", "+", "-")
 _DIVERGENT_LABEL = "?"
 _KIND_ORDER = ("settled", "slow", "divergent")
@@ -108,14 +122,38 @@ class ReducedGraphParams(Hyperparameters):
     settle_speed : float, default 1e-4
         A relaxation has settled at the first state whose next step moves it by less
         than this (Euclidean norm, state units).
-    merge_tol : float, default 0.0
-        Terminal states of one kind closer than this (Euclidean) are one node (single
-        linkage), and a terminal within it of one already branched (with the same
-        pulses) is not branched again. 0: every relaxation has its own terminal node,
-        and terminal nodes are merged by compaction alone, i.e. by behaviour.
+    correct_only : bool, default True
+        Explore only the probe trials the network answers correctly (noise-free): the
+        task scores the trial as correct, and wherever the target is at least half its
+        largest magnitude, the output crosses the label threshold with the target's
+        sign on one of those steps (a sub-threshold answer is no answer). A path then
+        follows a probe trial's pulses after its waits, so the graph holds the
+        behaviourally relevant runs; the trials answered wrongly are recorded
+        (``probe_correct``, ``n_probe_errors``) rather than drawn as structure. False:
+        every probe trial.
+    terminal_pulses : bool, default False
+        Apply the pulses also at the terminal state of a relaxation (a wait longer than
+        any of the task's: the extrapolation to long delays), besides after the waits of
+        the probe trials. Off by default: the graph describes the trained conditions,
+        and behaviour beyond them is the extrapolation profile's.
+    merge_tol : float, default 0.05
+        Terminal states of one kind closer than ``merge_tol`` × the state-space scale
+        (the RMS distance of the probe trials' states from their mean, attribute
+        ``state_scale``) are one node (single linkage), and a terminal within it of one
+        already branched (with the same pulses) is not branched again, as converged runs
+        were collapsed by distance in the study. 0: every relaxation has its own
+        terminal node, and terminal nodes are merged by compaction alone, i.e. by
+        behaviour.
     output_threshold : float, default 0.5
-        An output ≥ this is ``+``, ≤ minus this ``-``, otherwise ``0`` (half the
-        decision targets ±1, and the time-reproduction task's go threshold).
+        An output ≥ this × the output scale is ``+``, ≤ minus that ``-``, otherwise
+        ``0`` (half the decision targets ±1, and the time-reproduction task's go
+        threshold).
+    output_scale : {"response", "target"}, default "response"
+        Scale of the output labels, per output. "response": the network's own response
+        amplitude, the median over the probe trials of the peak of the output (signed
+        like the target) where the target is at least half its largest magnitude
+        (attribute ``output_scale``), so that a network answering with ±0.7 throughout
+        is read like one answering with ±1; "target": 1, i.e. the target's units.
     max_pulses : int, default 0
         Number of pulses a path may hold; relaxations after this many pulses are not
         branched. 0: the largest number of pulses in a probe trial of the task.
@@ -142,8 +180,11 @@ class ReducedGraphParams(Hyperparameters):
 
     relax_steps: int = 500
     settle_speed: float = 1e-4
-    merge_tol: float = 0.0
+    correct_only: bool = True
+    terminal_pulses: bool = False
+    merge_tol: float = 0.05
     output_threshold: float = 0.5
+    output_scale: Literal["response", "target"] = "response"
     max_pulses: int = 0
     extra_pulses: int = 0
     extra_waits: tuple[int, ...] = ()
@@ -168,6 +209,10 @@ class ReducedGraphParams(Hyperparameters):
             raise ValueError(
                 f"pulse_grouping must be 'channel' or 'pulse', got {self.pulse_grouping!r}"
             )
+        if self.output_scale not in ("response", "target"):
+            raise ValueError(
+                f"output_scale must be 'response' or 'target', got {self.output_scale!r}"
+            )
         if self.pulse_order not in ("task", "any"):
             raise ValueError(f"pulse_order must be 'task' or 'any', got {self.pulse_order!r}")
         if self.dtype not in ("float64", "float32"):
@@ -176,382 +221,6 @@ class ReducedGraphParams(Hyperparameters):
     @property
     def torch_dtype(self) -> torch.dtype:
         return torch.float64 if self.dtype == "float64" else torch.float32
-
-
-# -- labelled graphs --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LabelledGraph:
-    """A directed multigraph with labelled nodes and labelled edges.
-
-    Attributes
-    ----------
-    node_labels : tuple of str
-        Label of node ``i``.
-    edges : tuple of (source, target, label)
-        Labelled edges, sorted; parallel edges and loops are allowed.
-    """
-
-    node_labels: tuple[str, ...]
-    edges: tuple[tuple[int, int, str], ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        n = len(self.node_labels)
-        edges = tuple(sorted((int(s), int(t), str(lab)) for s, t, lab in self.edges))
-        for s, t, _ in edges:
-            if not (0 <= s < n and 0 <= t < n):
-                raise ValueError(f"edge ({s}, {t}) refers to a node outside 0..{n - 1}")
-        object.__setattr__(self, "node_labels", tuple(str(lab) for lab in self.node_labels))
-        object.__setattr__(self, "edges", edges)
-
-    @property
-    def n_nodes(self) -> int:
-        return len(self.node_labels)
-
-    def permuted(self, order: Sequence[int]) -> LabelledGraph:
-        """The same graph with node ``order[i]`` renamed ``i``."""
-        new = {int(old): i for i, old in enumerate(order)}
-        if sorted(new) != list(range(self.n_nodes)):
-            raise ValueError("order must be a permutation of the nodes")
-        return LabelledGraph(
-            tuple(self.node_labels[old] for old in order),
-            tuple((new[s], new[t], lab) for s, t, lab in self.edges),
-        )
-
-
-def adjacency(graph: LabelledGraph) -> tuple[list[list[tuple[str, int]]], ...]:
-    """Per node, its outgoing and its incoming ``(edge label, other node)`` pairs."""
-    out: list[list[tuple[str, int]]] = [[] for _ in range(graph.n_nodes)]
-    into: list[list[tuple[str, int]]] = [[] for _ in range(graph.n_nodes)]
-    for s, t, lab in graph.edges:
-        out[s].append((lab, t))
-        into[t].append((lab, s))
-    return out, into
-
-
-def refine_colours(
-    colours: list[int], out: list[list[tuple[str, int]]], into: list[list[tuple[str, int]]]
-) -> list[int]:
-    """Colour refinement to the coarsest equitable partition; colours stay ordered."""
-    while True:
-        signatures = [
-            (
-                colours[v],
-                tuple(sorted((lab, colours[w]) for lab, w in out[v])),
-                tuple(sorted((lab, colours[u]) for lab, u in into[v])),
-            )
-            for v in range(len(colours))
-        ]
-        ranks = {sig: i for i, sig in enumerate(sorted(set(signatures)))}
-        refined = [ranks[sig] for sig in signatures]
-        if len(ranks) == len(set(colours)):
-            return refined
-        colours = refined
-
-
-def label_colours(labels: Sequence[str]) -> list[int]:
-    """Node colours from labels: the rank of each label among the distinct labels."""
-    ranks = {lab: i for i, lab in enumerate(sorted(set(labels)))}
-    return [ranks[lab] for lab in labels]
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def solution_type_hash(graph: LabelledGraph) -> str:
-    """Weisfeiler–Lehman hash of a labelled directed multigraph (hex SHA-256).
-
-    Colours start as the node labels; each round a node's colour becomes the hash of
-    its colour and the sorted multisets of (edge label, colour) of its out- and
-    in-neighbours, until the partition into colours stops getting finer. The hash is
-    that of the sorted multiset of final colours. Isomorphic graphs have equal hashes;
-    rare non-isomorphic graphs do too (e.g. regular graphs with equal labels), which
-    :func:`assign_solution_types` separates with :func:`isomorphic`.
-    """
-    out, into = adjacency(graph)
-    colours = [_sha(json.dumps(["label", lab])) for lab in graph.node_labels]
-    n_classes = len(set(colours))
-    for _ in range(graph.n_nodes + 1):
-        new = [
-            _sha(
-                json.dumps(
-                    [
-                        colours[v],
-                        sorted([lab, colours[w]] for lab, w in out[v]),
-                        sorted([lab, colours[u]] for lab, u in into[v]),
-                    ]
-                )
-            )
-            for v in range(graph.n_nodes)
-        ]
-        stable = len(set(new)) == n_classes
-        colours, n_classes = new, len(set(new))
-        if stable:
-            break
-    return _sha(json.dumps([graph.n_nodes, len(graph.edges), sorted(colours)]))
-
-
-def _certificate(graph: LabelledGraph, colours: list[int]) -> tuple:
-    """The graph relabelled by a discrete colouring, as a comparable tuple."""
-    order = sorted(range(graph.n_nodes), key=lambda v: colours[v])
-    labels = tuple(graph.node_labels[v] for v in order)
-    edges = tuple(sorted((colours[s], colours[t], lab) for s, t, lab in graph.edges))
-    return labels, edges
-
-
-def canonical_form(graph: LabelledGraph) -> str:
-    """An exact canonical string of the graph: equal exactly for isomorphic graphs.
-
-    Individualisation–refinement: colour refinement from the labels, then, while a
-    colour class has several nodes, each node of the first such class is in turn given
-    a colour of its own and the colouring refined again; the smallest relabelled graph
-    over all leaves of this search is the canonical form. Exponential in the worst case,
-    quick for the small and mostly asymmetric graphs of reduced dynamics.
-    """
-    out, into = adjacency(graph)
-    best: list[tuple | None] = [None]
-
-    def search(colours: list[int]) -> None:
-        colours = refine_colours(colours, out, into)
-        counts: dict[int, int] = {}
-        for c in colours:
-            counts[c] = counts.get(c, 0) + 1
-        split = [c for c, k in counts.items() if k > 1]
-        if not split:
-            cert = _certificate(graph, colours)
-            if best[0] is None or cert < best[0]:
-                best[0] = cert
-            return
-        target = min(split)
-        for v in range(graph.n_nodes):
-            if colours[v] == target:
-                search(
-                    [2 * c + (1 if c == target and u != v else 0) for u, c in enumerate(colours)]
-                )
-
-    search(label_colours(graph.node_labels))
-    labels, edges = best[0] if best[0] is not None else ((), ())
-    return json.dumps({"nodes": list(labels), "edges": [list(e) for e in edges]})
-
-
-def _edge_multisets(graph: LabelledGraph) -> dict[tuple[int, int], tuple[str, ...]]:
-    pairs: dict[tuple[int, int], list[str]] = {}
-    for s, t, lab in graph.edges:
-        pairs.setdefault((s, t), []).append(lab)
-    return {k: tuple(sorted(v)) for k, v in pairs.items()}
-
-
-def isomorphic(a: LabelledGraph, b: LabelledGraph) -> bool:
-    """Whether two labelled directed multigraphs are isomorphic (exact).
-
-    Both graphs are colour-refined together (on their disjoint union, so that colours
-    are comparable); a bijection is then searched by backtracking, each node of ``a``
-    (smallest colour classes first, neighbours of mapped nodes early) mapped to an
-    unused node of ``b`` of the same colour whose labelled edges to, from and between
-    the nodes mapped so far match.
-    """
-    n = a.n_nodes
-    if n != b.n_nodes or len(a.edges) != len(b.edges):
-        return False
-    if sorted(a.node_labels) != sorted(b.node_labels):
-        return False
-    if sorted(lab for *_, lab in a.edges) != sorted(lab for *_, lab in b.edges):
-        return False
-    union = LabelledGraph(
-        a.node_labels + b.node_labels,
-        a.edges + tuple((s + n, t + n, lab) for s, t, lab in b.edges),
-    )
-    out, into = adjacency(union)
-    colours = refine_colours(label_colours(union.node_labels), out, into)
-    ca, cb = colours[:n], colours[n:]
-    if sorted(ca) != sorted(cb):
-        return False
-    ea, eb = _edge_multisets(a), _edge_multisets(b)
-    size = {c: ca.count(c) for c in set(ca)}
-    neighbours = [set() for _ in range(n)]
-    for s, t, _ in a.edges:
-        neighbours[s].add(t)
-        neighbours[t].add(s)
-    order: list[int] = []
-    placed: set[int] = set()
-    while len(order) < n:
-        frontier = [v for v in range(n) if v not in placed and neighbours[v] & placed]
-        pool = frontier or [v for v in range(n) if v not in placed]
-        v = min(pool, key=lambda x: (size[ca[x]], ca[x], x))
-        order.append(v)
-        placed.add(v)
-    candidates = {c: [w for w in range(n) if cb[w] == c] for c in set(cb)}
-    mapping: dict[int, int] = {}
-    used: set[int] = set()
-
-    def consistent(v: int, w: int) -> bool:
-        if ea.get((v, v), ()) != eb.get((w, w), ()):
-            return False
-        for x, y in mapping.items():
-            if ea.get((v, x), ()) != eb.get((w, y), ()) or ea.get((x, v), ()) != eb.get((y, w), ()):
-                return False
-        return True
-
-    def extend(i: int) -> bool:
-        if i == n:
-            return True
-        v = order[i]
-        for w in candidates[ca[v]]:
-            if w in used or not consistent(v, w):
-                continue
-            mapping[v] = w
-            used.add(w)
-            if extend(i + 1):
-                return True
-            del mapping[v]
-            used.discard(w)
-        return False
-
-    return extend(0)
-
-
-def assign_solution_types(graphs: Sequence[LabelledGraph]) -> list[str]:
-    """Name the exact isomorphism class of every graph.
-
-    Graphs are grouped by :func:`solution_type_hash`, and each group split into
-    isomorphism classes with :func:`isomorphic`. A class is named ``"T-"`` + the first 8
-    hex digits of its hash; where one hash holds several classes (a genuine collision),
-    each is suffixed with ``"-"`` + the first 6 hex digits of the SHA-256 of its
-    :func:`canonical_form`. Names depend on each graph alone (and on whether a colliding
-    class is present), never on the order of the graphs.
-    """
-    hashes = [solution_type_hash(g) for g in graphs]
-    names = [""] * len(graphs)
-    groups: dict[str, list[int]] = {}
-    for i, h in enumerate(hashes):
-        groups.setdefault(h, []).append(i)
-    for h, members in groups.items():
-        classes: list[list[int]] = []
-        for i in members:
-            for cls in classes:
-                if isomorphic(graphs[cls[0]], graphs[i]):
-                    cls.append(i)
-                    break
-            else:
-                classes.append([i])
-        for cls in classes:
-            name = f"T-{h[:8]}"
-            if len(classes) > 1:
-                name += "-" + _sha(canonical_form(graphs[cls[0]]))[:6]
-            for i in cls:
-                names[i] = name
-    return names
-
-
-# -- compaction ---------------------------------------------------------------------------
-
-
-def compact_graph(
-    graph: LabelledGraph, initial: int = 0, silent: str | None = FLOW
-) -> tuple[LabelledGraph, np.ndarray, int]:
-    """Merge bisimilar nodes and drop the nodes unreachable from ``initial``.
-
-    Edges labelled ``silent`` are silent steps: every node has at most one, and they form
-    no cycle other than loops (which are ignored). Nodes are merged by branching
-    bisimulation (signature refinement, Blom & Orzan 2005): starting from the partition
-    by node label, a node's signature is the set of (edge label, class of the target)
-    of the non-silent edges of every node on its silent path while that path stays in
-    the node's class, plus (``silent``, class) of the first node outside it; classes are
-    split by signature until none changes. With ``silent=None`` this is plain (strong)
-    bisimulation. The quotient has one node per class, labelled like its members, and
-    the union of their signatures as edges.
-
-    Returns
-    -------
-    (compact graph, class of each input node (-1 where dropped), index of the initial
-    node in the compact graph). Compact nodes are numbered in breadth-first order from
-    the initial node, edges visited by (label, target).
-    """
-    n = graph.n_nodes
-    if not 0 <= initial < n:
-        raise ValueError(f"initial node {initial} is not in the graph of {n} nodes")
-    nxt = [-1] * n
-    visible: list[list[tuple[str, int]]] = [[] for _ in range(n)]
-    for s, t, lab in graph.edges:
-        if silent is not None and lab == silent:
-            if s == t:
-                continue
-            if nxt[s] not in (-1, t):
-                raise ValueError(f"node {s} has more than one {silent!r} edge")
-            nxt[s] = t
-        else:
-            visible[s].append((lab, t))
-    order = _silent_order(nxt)
-
-    block = label_colours(graph.node_labels)
-    n_blocks = len(set(block))
-    signature: list[frozenset] = [frozenset()] * n
-    while True:
-        for v in order:
-            sig = {(lab, block[t]) for lab, t in visible[v]}
-            w = nxt[v]
-            if w >= 0:
-                if block[w] == block[v]:
-                    sig |= signature[w]
-                else:
-                    sig.add((silent, block[w]))
-            signature[v] = frozenset(sig)
-        keys = [(block[v], tuple(sorted(signature[v], key=repr))) for v in range(n)]
-        ranks = {k: i for i, k in enumerate(sorted(set(keys), key=repr))}
-        new = [ranks[k] for k in keys]
-        if len(ranks) == n_blocks:
-            block = new
-            break
-        block, n_blocks = new, len(ranks)
-    for v in order:
-        sig = {(lab, block[t]) for lab, t in visible[v]}
-        w = nxt[v]
-        if w >= 0:
-            sig |= signature[w] if block[w] == block[v] else {(silent, block[w])}
-        signature[v] = frozenset(sig)
-
-    edges_of: dict[int, set[tuple[str, int]]] = {}
-    label_of: dict[int, str] = {}
-    for v in range(n):
-        edges_of.setdefault(block[v], set()).update(signature[v])
-        label_of.setdefault(block[v], graph.node_labels[v])
-    number = {block[initial]: 0}
-    queue = deque([block[initial]])
-    while queue:
-        b = queue.popleft()
-        for _, t in sorted(edges_of[b], key=lambda e: (str(e[0]), e[1])):
-            if t not in number:
-                number[t] = len(number)
-                queue.append(t)
-    labels = [""] * len(number)
-    edges = []
-    for b, i in number.items():
-        labels[i] = label_of[b]
-        edges += [(i, number[t], str(lab)) for lab, t in edges_of[b]]
-    mapping = np.array([number.get(block[v], -1) for v in range(n)], dtype=np.int64)
-    return LabelledGraph(tuple(labels), tuple(edges)), mapping, 0
-
-
-def _silent_order(nxt: list[int]) -> list[int]:
-    """Nodes ordered so that every node comes after its silent successor."""
-    n = len(nxt)
-    state = [0] * n
-    order: list[int] = []
-    for start in range(n):
-        path = []
-        v = start
-        while v >= 0 and state[v] == 0:
-            state[v] = 1
-            path.append(v)
-            v = nxt[v]
-        if v >= 0 and state[v] == 1:
-            raise ValueError("the silent edges form a cycle")
-        for u in reversed(path):
-            state[u] = 2
-            order.append(u)
-    return order
 
 
 # -- task events ----------------------------------------------------------------------------
@@ -638,7 +307,7 @@ class _Relaxations:
     change_states: dict[tuple[int, int], torch.Tensor]  # (run, step) -> state at a label change
 
 
-def _label_codes(outputs: torch.Tensor, threshold: float) -> torch.Tensor:
+def _label_codes(outputs: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
     """Output [B, n_out] → one integer per row (base-3 digits 0, +, -); -2 if not finite."""
     digit = torch.zeros(outputs.shape, dtype=torch.long, device=outputs.device)
     digit[outputs >= threshold] = 1
@@ -655,7 +324,11 @@ def _code_to_label(code: int, n_out: int) -> str:
 
 
 def _relax(
-    net: Architecture, start: torch.Tensor, offsets: np.ndarray, params: ReducedGraphParams
+    net: Architecture,
+    start: torch.Tensor,
+    offsets: np.ndarray,
+    params: ReducedGraphParams,
+    threshold: torch.Tensor,
 ) -> _Relaxations:
     b, s = start.shape
     n_in, steps = net.n_inputs, params.relax_steps
@@ -672,7 +345,7 @@ def _relax(
     for t in range(steps + 1):
         if len(rows) == 0:
             break
-        code = _label_codes(net.readout(h[None])[0], params.output_threshold)
+        code = _label_codes(net.readout(h[None])[0], threshold)
         code_np = code.cpu().numpy()
         rows_np = rows.cpu().numpy()
         labels[rows_np, t] = code_np
@@ -717,6 +390,35 @@ def _apply_pulses(
         h_next = net.step(h[None], values[None])[0]
         h = torch.where((t < duration)[:, None], h_next, h)
     return h
+
+
+def _demanded(targets: torch.Tensor) -> torch.Tensor:
+    """Steps where a target is at least half its largest magnitude (per output)."""
+    peak = targets.abs().amax(dim=(0, 1), keepdim=True)
+    return (targets.abs() >= 0.5 * peak) & (peak > 0)
+
+
+def _response_scale(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per output, the median over trials of the peak signed output where demanded."""
+    demanded = _demanded(targets)
+    aligned = torch.where(demanded, outputs * torch.sign(targets), torch.tensor(-math.inf))
+    peak = aligned.amax(dim=1)
+    scale = torch.ones(outputs.shape[-1], dtype=torch.float64)
+    for o in range(outputs.shape[-1]):
+        values = peak[demanded[:, :, o].any(dim=1), o]
+        if len(values):
+            scale[o] = max(float(values.double().median()), 1e-3)
+    return scale
+
+
+def _answered(outputs: torch.Tensor, targets: torch.Tensor, threshold: torch.Tensor) -> np.ndarray:
+    """Trials whose output shows the answer: wherever a target is demanded
+    (:func:`_demanded`), the output reaches ``threshold`` with the target's sign on one
+    of those steps (per output; trials without demanded steps count as answered)."""
+    demanded = _demanded(targets)
+    shown = (outputs * torch.sign(targets) >= threshold.to(outputs)) & demanded
+    needed = demanded.any(dim=1)
+    return (shown.any(dim=1) | ~needed).all(dim=-1).numpy()
 
 
 def _single_network(model: Architecture, network: int, dtype: torch.dtype) -> Architecture:
@@ -817,11 +519,28 @@ def reduced_dynamics_graph(
         params.extra_pulses
     )
 
-    grammar = _Grammar(events, len(pulses.steps), params.pulse_order, params.extra_waits)
-    runs, run_offset, children, truncated = _explore(
-        net, pulses, offsets_np, max_pulses, grammar, params
+    probe = task.probe_set()
+    with torch.no_grad():
+        single = _single_network(model, network, torch.get_default_dtype())
+        probe_states, probe_outputs = single(probe.inputs[None].to(single.weight_out))
+    probe_outputs = probe_outputs[0].cpu()
+    if params.output_scale == "response":
+        output_scale = _response_scale(probe_outputs, probe.targets)
+    else:
+        output_scale = torch.ones(n_out, dtype=torch.float64)
+    threshold = params.output_threshold * output_scale
+    correct = (task.score(probe_outputs, probe).numpy() > 0.5) & _answered(
+        probe_outputs, probe.targets, threshold
     )
-    graph = _raw_graph(runs, run_offset, children, offsets_np, groups, n_out, params)
+    flat = probe_states[0].reshape(-1, net.n_state)
+    scale = float((flat - flat.mean(dim=0)).norm(dim=-1).pow(2).mean().sqrt())
+    tol = params.merge_tol * scale
+    explored = [e for e, ok in zip(events, correct, strict=True) if ok or not params.correct_only]
+    grammar = _Grammar(explored, len(pulses.steps), params.pulse_order, params.extra_waits)
+    runs, run_offset, children, truncated = _explore(
+        net, pulses, offsets_np, max_pulses, grammar, params, tol, threshold.to(dtype)
+    )
+    graph = _raw_graph(runs, run_offset, children, offsets_np, groups, n_out, tol)
     compact, mapping, _ = compact_graph(
         LabelledGraph(tuple(graph.labels), tuple(graph.edges)), graph.initial
     )
@@ -864,7 +583,6 @@ def reduced_dynamics_graph(
     n_raw_edges = [edge_n_raw.get(e, 0) for e in edges]
     pulse_depth = _pulse_depth(n_nodes, edges, initial_node)
 
-    probe = task.probe_set()
     n_events = max((len(e) for e in events), default=0)
     ev_pulse = np.full((len(events), max(n_events, 1)), "", dtype=object)
     ev_node = np.full((len(events), max(n_events, 1)), -1, dtype=np.int64)
@@ -939,6 +657,11 @@ def reduced_dynamics_graph(
                 np.array(n_raw_edges, dtype=np.int64),
                 {"long_name": "raw edges merged into the edge", "units": "1"},
             ),
+            "probe_correct": (
+                "probe_trial",
+                correct,
+                {"long_name": "the network answers the probe trial correctly (noise-free)"},
+            ),
             "probe_event_pulse": (
                 ("probe_trial", "probe_event"),
                 ev_pulse,
@@ -976,6 +699,11 @@ def reduced_dynamics_graph(
         "pulse_groups": json.dumps(groups),
         "waits": json.dumps([int(g) for g in offsets_np]),
         "max_pulses_per_path": int(max_pulses),
+        "state_scale": scale,
+        "output_scale": json.dumps([float(x) for x in output_scale]),
+        "merge_distance": tol,
+        "n_probe_errors": int((~correct).sum()),
+        "n_probe_trials_explored": len(explored),
         "n_relaxations": int(sum(len(batch.length) for batch in runs)),
         "relaxations_per_level": json.dumps([len(batch.length) for batch in runs]),
         "n_settled": int(sum(k == "settled" for k in kinds_all)),
@@ -1003,7 +731,11 @@ def _attr(value: Any) -> Any:
 
 
 class _Grammar:
-    """Which pulses may follow a path, and after which waits, as in the probe trials."""
+    """Which pulses may follow a path, and after which waits, as in the probe trials.
+
+    A path's prefix is its (wait, pulse) events since the last whole trial; a wait of
+    None (a pulse at a terminal state or after an extra wait) matches any wait.
+    """
 
     def __init__(
         self, events: list[list[tuple[int, int]]], n_pulses: int, order: str, extra: Sequence[int]
@@ -1014,27 +746,52 @@ class _Grammar:
         self.extra = {int(g) for g in extra}
         self.all_waits = {g for trial in events for g, _ in trial} | self.extra
 
-    def _next(self, prefix: tuple[int, ...]) -> list[tuple[int, int]]:
+    def _next(self, prefix: tuple[tuple[int | None, int], ...]) -> list[tuple[int, int]]:
         d = len(prefix)
-        return [t[d] for t in self.trials if len(t) > d and tuple(k for _, k in t[:d]) == prefix]
+        return [
+            t[d]
+            for t in self.trials
+            if len(t) > d
+            and all(
+                k == pk and (pg is None or g == pg)
+                for (g, k), (pg, pk) in zip(t, prefix, strict=False)
+            )
+        ]
 
-    def allowed(self, prefix: tuple[int, ...]) -> tuple[int, ...]:
-        """Pulses that may come after ``prefix`` (the pulses since the last whole trial)."""
+    def allowed(self, prefix: tuple[tuple[int | None, int], ...]) -> tuple[int, ...]:
+        """Pulses that may come next after ``prefix``, after any wait."""
         if self.any:
             return tuple(range(self.n_pulses))
         return tuple(sorted({k for _, k in self._next(prefix)}))
 
-    def waits(self, prefix: tuple[int, ...]) -> set[int]:
+    def allowed_at(self, prefix: tuple[tuple[int | None, int], ...], wait: int) -> tuple[int, ...]:
+        """Pulses that may come next after ``prefix`` after ``wait`` zero-input steps."""
+        if self.any:
+            return tuple(range(self.n_pulses))
+        pulses = {k for g, k in self._next(prefix) if g == wait}
+        if wait in self.extra:
+            pulses |= set(self.allowed(prefix))
+        return tuple(sorted(pulses))
+
+    def waits(self, prefix: tuple[tuple[int | None, int], ...]) -> set[int]:
         """Waits (zero-input steps) before the next pulse after ``prefix``."""
         if self.any:
             return self.all_waits
         return {g for g, _ in self._next(prefix)} | self.extra
 
-    def after(self, prefix: tuple[int, ...], k: int) -> tuple[int, ...]:
-        """The prefix after pulse ``k``; () once it completes a probe trial."""
+    def after(
+        self, prefix: tuple[tuple[int | None, int], ...], wait: int | None, k: int
+    ) -> tuple[tuple[int | None, int], ...]:
+        """The prefix after pulse ``k`` after ``wait``; () once it completes a trial."""
         if self.any:
             return ()
-        new = prefix + (k,)
+        new = prefix + ((wait, k),)
+        if (
+            wait is not None
+            and not self._next(new)
+            and not any(len(t) == len(new) and t[-1] == (wait, k) for t in self.trials)
+        ):
+            new = prefix + ((None, k),)
         return new if self.allowed(new) else ()
 
 
@@ -1045,6 +802,8 @@ def _explore(
     max_pulses: int,
     grammar: _Grammar,
     params: ReducedGraphParams,
+    tol: float,
+    threshold: torch.Tensor,
 ) -> tuple[list[_Relaxations], list[int], dict[tuple[int, int], list[int]], bool]:
     """Breadth-first exploration, one batch of relaxations per number of pulses.
 
@@ -1059,13 +818,15 @@ def _explore(
     run_offset: list[int] = []
     children: dict[tuple[int, int], list[int]] = {}
     reps: dict[tuple[int, ...], torch.Tensor] = {}
-    prefix: list[tuple[int, ...]] = [()]
+    prefix: list[tuple[tuple[int | None, int], ...]] = [()]
     sources: list[tuple[int, int]] = []
     applied: list[tuple[int, int]] = []  # (source, pulse) of each relaxation of the next level
     truncated = False
     total = 0
     for level in range(max_pulses + 1):
-        batch = _relax(net, start, offsets if level < max_pulses else offsets[:0], params)
+        batch = _relax(
+            net, start, offsets if level < max_pulses else offsets[:0], params, threshold
+        )
         runs.append(batch)
         run_offset.append(total)
         for i, (src, k) in enumerate(applied):
@@ -1076,18 +837,19 @@ def _explore(
         candidates: list[tuple[tuple[int, int], torch.Tensor, tuple[int, ...]]] = []
         for i in range(len(batch.length)):
             r = run_offset[-1] + i
-            allowed, waits = grammar.allowed(prefix[r]), grammar.waits(prefix[r])
+            waits = grammar.waits(prefix[r])
             for j, g in enumerate(offsets):
+                allowed = grammar.allowed_at(prefix[r], int(g))
                 if allowed and g in waits and g < batch.length[i]:
                     candidates.append(((r, j), batch.branch[i, j], allowed))
         for i in range(len(batch.length)):
             r, end = run_offset[-1] + i, batch.end[i]
             allowed = grammar.allowed(prefix[r])
             known = reps.get(allowed)
-            if not allowed or batch.kind[i] == "divergent":
+            if not params.terminal_pulses or not allowed or batch.kind[i] == "divergent":
                 continue
-            if params.merge_tol > 0:
-                if known is not None and float((known - end).norm(dim=-1).min()) < params.merge_tol:
+            if tol > 0:
+                if known is not None and float((known - end).norm(dim=-1).min()) < tol:
                     continue
                 reps[allowed] = end[None] if known is None else torch.cat([known, end[None]])
             candidates.append(((r, -1), end, allowed))
@@ -1104,7 +866,14 @@ def _explore(
         rows = torch.as_tensor([src for src, _ in applied])
         which = np.array([k for _, k in applied], dtype=np.int64)
         start = _apply_pulses(net, torch.stack(states)[rows], which, pulses)
-        prefix += [grammar.after(prefix[sources[src][0]], k) for src, k in applied]
+        prefix += [
+            grammar.after(
+                prefix[sources[src][0]],
+                None if sources[src][1] < 0 else int(offsets[sources[src][1]]),
+                k,
+            )
+            for src, k in applied
+        ]
     return runs, run_offset, children, truncated
 
 
@@ -1165,20 +934,20 @@ def _raw_graph(
     offsets: np.ndarray,
     groups: list[str],
     n_out: int,
-    params: ReducedGraphParams,
+    tol: float,
 ) -> _RawGraph:
     ends = torch.cat([batch.end for batch in runs])
     kinds = [k for batch in runs for k in batch.kind]
     lengths = np.concatenate([batch.length for batch in runs])
     n_runs = len(kinds)
     uf = _UnionFind(n_runs)
-    for kind in _KIND_ORDER if params.merge_tol > 0 else ():
+    for kind in _KIND_ORDER if tol > 0 else ():
         members = [r for r in range(n_runs) if kinds[r] == kind]
         if kind == "divergent":
             for r in members[1:]:
                 uf.union(members[0], r)
         elif len(members) > 1:
-            for i, j in _close_pairs(ends[members], params.merge_tol):
+            for i, j in _close_pairs(ends[members], tol):
                 uf.union(members[i], members[j])
 
     labels: list[str] = []

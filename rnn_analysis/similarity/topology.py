@@ -5,7 +5,7 @@ order of the fixed points and their coordinates play no part.
 
 - :class:`TopologyDistance` (``"topology"``) compares the topology graphs of
   :func:`rnn_analysis.analysis.topology.topology_graph` as labelled directed
-  multigraphs (:class:`~rnn_analysis.analysis.reduced_graph.LabelledGraph`): 0 exactly
+  multigraphs (:class:`~rnn_analysis.analysis.labelled_graph.LabelledGraph`): 0 exactly
   for isomorphic graphs, otherwise a normalised graph edit distance, computed as the
   deterministic upper bound of the bipartite assignment method (Riesen & Bunke 2009).
 - :class:`FixedPointSignature` (``"fixed_point_signature"``) compares the counts of
@@ -26,7 +26,7 @@ import xarray as xr
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from rnn_analysis.analysis.reduced_graph import (
+from rnn_analysis.analysis.labelled_graph import (
     LabelledGraph,
     adjacency,
     isomorphic,
