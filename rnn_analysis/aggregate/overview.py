@@ -63,6 +63,50 @@ def known_result_table(summary: xr.Dataset) -> list[str]:
     return lines
 
 
+def solution_space_table(summary: xr.Dataset, factors: xr.Dataset) -> list[str]:
+    """Solution types of the converged networks per architecture, their agreement with
+    the behaviour types, and how well training features predict them; empty where the
+    task has no typed network."""
+    types = summary["solution_type"].values.astype(str) if "solution_type" in summary else []
+    typed = [t for t in types if t]
+    if not typed:
+        return []
+    attrs = summary.attrs
+    names = sorted(set(typed), key=lambda t: (t == "other", len(t), t))
+    lines = [
+        "",
+        f"solution types of the {len(typed)} typed (converged) networks: "
+        f"{attrs.get('solution_space_n_classes', '?')} graph classes, "
+        f"{attrs.get('solution_space_n_types', '?')} types covering "
+        f"{float(attrs.get('solution_space_type_coverage', float('nan'))):.0%}",
+        f"  {'architecture':<14}" + "".join(f"{t:>8}" for t in names),
+    ]
+    archs = summary["architecture"].values.astype(str)
+    for arch in sorted(set(archs[types != ""])):
+        mine = (archs == arch) & (types != "")
+        lines.append(
+            f"  {arch:<14}" + "".join(f"{int((types[mine] == t).sum()):>8}" for t in names)
+        )
+    ari = float(attrs.get("solution_space_type_behaviour_ari", float("nan")))
+    n_ari = int(attrs.get("solution_space_type_behaviour_n", 0))
+    n_behaviour = attrs.get("solution_space_n_behaviour_types", "?")
+    lines.append(
+        f"  behaviour types (extrapolation profiles): {n_behaviour}; agreement with the "
+        f"graph types (adjusted Rand index) {ari:.2f} over {n_ari} networks"
+    )
+    if "type_prediction_accuracy" in factors:
+        accuracy = float(factors["type_prediction_accuracy"])
+        baseline = float(factors["type_prediction_baseline"])
+        n = int(factors["type_prediction_n_networks"])
+        reason = factors["type_prediction_accuracy"].attrs.get("type_prediction_reason", "")
+        lines.append(
+            f"  type predicted from training features: cross-validated accuracy {accuracy:.2f} "
+            f"vs majority baseline {baseline:.2f} over {n} networks"
+            + (f" ({reason})" if reason else "")
+        )
+    return lines
+
+
 def write_overview(
     summaries: Sequence[str | Path], factors: Sequence[str | Path], out: str | Path | None
 ) -> str:
@@ -81,6 +125,7 @@ def write_overview(
         lines = [f"== task {task}: {summary.sizes['network']} networks ==", ""]
         lines += fixed_point_table(summary)
         lines += known_result_table(summary)
+        lines += solution_space_table(summary, fac)
         failed = summary.where(summary["status"] != "converged", drop=True)
         if failed.sizes.get("network", 0):
             lines += ["", "networks that did not converge:"]

@@ -93,6 +93,10 @@ _SUMMARY_ATTRS = {
     "n_topology_nodes": ("nodes of the topology graph (-1: not analysed)", "1"),
     "n_topology_edges": ("edges of the topology graph (-1: not analysed)", "1"),
     "topology_signature": ("order-free description of the topology graph", ""),
+    "n_probe_errors": (
+        "probe trials answered wrongly, left out of the reduced-dynamics graph (-1: no graph)",
+        "1",
+    ),
     **{name: (text, "") for name, text in TYPE_COLUMNS.items()},
 }
 _STRING_COLUMNS = ("status_reason", "topology_signature", *TYPE_COLUMNS)
@@ -148,6 +152,7 @@ def summary_row(ds: xr.Dataset, path: str | Path, params: AggregateParams) -> di
     )
     row["n_limit_cycles"] = int(ds["n_cycles"]) if "n_cycles" in ds else -1
     row["topology_signature"] = str(ds.attrs.get("topology_signature", ""))
+    row["n_probe_errors"] = int(ds.attrs.get("reduced_graph_n_probe_errors", -1))
     known = TASKS[ds.attrs["task"]].known_result_descriptions
     checks = _task_of(ds, path).known_results(ds) if analysed else {}
     for name in known:

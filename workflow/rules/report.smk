@@ -13,6 +13,9 @@ PSYCHOMETRIC_TASKS = [
 ]
 
 
+SOLUTION_TYPE_TASKS = [task for task in SWEEP.tasks if task in SWEEP.analysis.reduced_graph_tasks]
+
+
 def report_figures(task):
     """Every report figure and table of one task."""
     folder = FIGURES.format(task=task)
@@ -26,6 +29,8 @@ def report_figures(task):
     ]
     if task in PSYCHOMETRIC_TASKS:
         paths.append(f"{folder}/psychometric.png")
+    if task in SOLUTION_TYPE_TASKS:
+        paths += [f"{folder}/solution_types.png", f"{folder}/extrapolation.png"]
     return paths
 
 
@@ -181,3 +186,44 @@ rule figures_psychometric:
         ENV
     script:
         "../scripts/figures_psychometric.py"
+
+
+def _solution_type_analyses(wildcards):
+    if wildcards.task not in SOLUTION_TYPE_TASKS:
+        raise WorkflowError(
+            f"task {wildcards.task!r} has no reduced-dynamics graphs (analysis.reduced_graph_tasks: "
+            f"{', '.join(SWEEP.analysis.reduced_graph_tasks) or 'none'})"
+        )
+    return [f"{network_folder(n)}/analysis.nc" for n in SWEEP.networks_of_task(wildcards.task)]
+
+
+rule figures_solution_types:
+    input:
+        summary=f"{RESULTS}/aggregate/{{task}}/summary.nc",
+        analyses=_solution_type_analyses,
+    output:
+        types=report(
+            f"{FIGURES}/solution_types.png",
+            caption="../report/solution_types.rst",
+            category="{task}",
+            subcategory="Solution types",
+            labels={"content": "types and example graphs"},
+        ),
+        extrapolation=report(
+            f"{FIGURES}/extrapolation.png",
+            caption="../report/extrapolation.rst",
+            category="{task}",
+            subcategory="Solution types",
+            labels={"content": "extrapolation profiles"},
+        ),
+    log:
+        f"{RESULTS}/logs/figures/{{task}}/solution_types.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{task}}/solution_types.tsv"
+    resources:
+        **FIGURE_RESOURCES,
+    localrule: True
+    conda:
+        ENV
+    script:
+        "../scripts/figures_solution_types.py"
