@@ -8,8 +8,10 @@ every condition weighs alike). Here the profiles of a population are clustered:
 
 1. The distance between two networks is the RMS difference of their profiles over the
    conditions (the Euclidean distance divided by √(number of conditions)), so that
-   ``distance_threshold`` is in the profile's own units (two choice profiles in
-   {−1, +1} at RMS distance 1 differ in a quarter of the conditions).
+   ``distance_threshold`` is in the profile's own units, where a qualitatively
+   different behaviour at one condition is a difference of about 1 (a flipped choice,
+   an error of half the demanded interval): two choice profiles at RMS distance 0.3
+   differ in 9% of the conditions.
 2. Agglomerative clustering (:func:`scipy.cluster.hierarchy.linkage`, ``linkage``) cut
    at ``distance_threshold``; the networks are sorted by their key first, so the result
    does not depend on their order.
@@ -48,10 +50,11 @@ class BehaviourTypeParams(Hyperparameters):
     ----------
     linkage : {"average", "complete", "single", "ward"}, default "average"
         Linkage of the agglomerative clustering.
-    distance_threshold : float, default 1.0
+    distance_threshold : float, default 0.3
         Clusters are cut where the linkage distance (RMS profile difference) exceeds
-        this: choice profiles differing in more than a quarter of the conditions, on
-        average, are different behaviours.
+        this: choice profiles differing in more than 9% of the conditions, or produced
+        intervals differing by more than 15% of the demanded one, on average, are
+        different behaviours.
     min_size : int, default 2
         Clusters with fewer networks are ``"other"``.
     min_fraction : float, default 0.05
@@ -59,7 +62,7 @@ class BehaviourTypeParams(Hyperparameters):
     """
 
     linkage: Literal["average", "complete", "single", "ward"] = "average"
-    distance_threshold: float = 1.0
+    distance_threshold: float = 0.3
     min_size: int = 2
     min_fraction: float = 0.05
 

@@ -97,7 +97,8 @@ def psychometric_curve(
 
 
 def extrapolation(model: Architecture, task: Task) -> xr.Dataset | None:
-    """Per-trial performance on the task's extrapolation set (noise-free), and its mean.
+    """Per-trial performance on the task's extrapolation set (noise-free), its mean, and
+    the task's extrapolation profile where it has one (:meth:`Task.profile_set`).
 
     None for tasks without an extrapolation set.
     """
@@ -107,7 +108,7 @@ def extrapolation(model: Architecture, task: Task) -> xr.Dataset | None:
     _, outputs = run_single(model, batch)
     score = task.score(outputs[0].cpu(), batch).double().numpy()
     dim = "extrapolation_trial"
-    return xr.Dataset(
+    ds = xr.Dataset(
         {
             "extrapolation_score": (
                 dim,
@@ -125,3 +126,9 @@ def extrapolation(model: Architecture, task: Task) -> xr.Dataset | None:
         },
         coords=_condition_coords(batch, dim, "extrapolation_"),
     )
+    profile_set = task.profile_set()
+    if profile_set is None:
+        return ds
+    _, outputs = run_single(model, profile_set)
+    profile = task.extrapolation_profile(outputs[0].cpu(), profile_set)
+    return xr.merge([ds, profile], compat="equals", join="outer", combine_attrs="drop_conflicts")

@@ -109,7 +109,13 @@ def draw_reduced_graph(ax: Any, analysis: xr.Dataset, title: str) -> None:
     handles = [ax.plot([], [], color=colours[g], label=g)[0] for g in groups] + [
         ax.plot([], [], color="0.5", linestyle="--", label=FLOW)[0]
     ]
-    ax.legend(handles=handles, loc="upper right", fontsize=6)
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncols=len(handles),
+        fontsize=6,
+    )
     ax.set_title(title, fontsize=8)
     ax.set_axis_off()
 

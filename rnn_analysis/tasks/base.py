@@ -167,6 +167,16 @@ class Task:
         """Noise-free conditions outside the training range, where the study had them."""
         return None
 
+    def profile_set(self) -> TrialBatch | None:
+        """Noise-free conditions of the extrapolation profile, inside and beyond the
+        training range (None: the task has no profile)."""
+        return None
+
+    def extrapolation_profile(self, outputs: torch.Tensor, batch: TrialBatch) -> xr.Dataset:
+        """One network's behaviour on :meth:`profile_set` (``outputs`` [batch, time,
+        n_out]), as built by :func:`rnn_analysis.tasks.extrapolation.profile_dataset`."""
+        raise NotImplementedError(f"task {self.name!r} has no extrapolation profile")
+
     def psychometric_set(self) -> TrialBatch | None:
         """Noise-free conditions of a psychometric curve, for decision tasks."""
         return None

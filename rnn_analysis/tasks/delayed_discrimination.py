@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import xarray as xr
 
 from rnn_analysis.hyperparameters import Hyperparameters
 from rnn_analysis.tasks.base import (
@@ -15,6 +16,7 @@ from rnn_analysis.tasks.base import (
     TrialBatch,
     add_input_noise,
 )
+from rnn_analysis.tasks.extrapolation import accuracy, decision_choice, profile_dataset
 from rnn_analysis.tasks.registry import TASKS
 
 
@@ -216,6 +218,14 @@ class DelayedDiscrimination(Task):
         Conditions add ``extrapolation`` ("delay" or "amplitude"). Trials are as long as
         the longest delay needs, keeping the training trials' margin after the response.
         """
+        return self._extrapolation_trials(with_training=False)
+
+    def profile_set(self) -> TrialBatch:
+        """The training pairs at ``probe_delay`` (``extrapolation`` "none"), then the
+        extrapolation set, all as long as the longest delay needs."""
+        return self._extrapolation_trials(with_training=True)
+
+    def _extrapolation_trials(self, with_training: bool) -> TrialBatch:
         p = self.params
         train = distinct_pairs(self.amplitudes)
         delays = torch.tensor(p.extrapolation_delays, dtype=torch.long)
@@ -223,14 +233,57 @@ class DelayedDiscrimination(Task):
         delay_long = delays.repeat_interleave(len(train))
         new = torch.tensor(p.extrapolation_amplitudes, dtype=torch.float32)
         by_amplitude = distinct_pairs(torch.cat([self.amplitudes, new]).unique(), new)
+        probe_delay = torch.full((len(by_amplitude),), p.probe_delay)
         pairs = torch.cat([by_delay, by_amplitude])
-        delay = torch.cat([delay_long, torch.full((len(by_amplitude),), p.probe_delay)])
+        delay = torch.cat([delay_long, probe_delay])
+        kind = ["delay"] * len(by_delay) + ["amplitude"] * len(by_amplitude)
+        if with_training:
+            pairs = torch.cat([train, pairs])
+            delay = torch.cat([torch.full((len(train),), p.probe_delay), delay])
+            kind = ["none"] * len(train) + kind
         margin = p.n_steps - p.latest_end(p.delay_max)
         n_steps = max(p.n_steps, p.latest_end(int(delay.max())) + margin)
         batch = self.trials(pairs[:, 0], pairs[:, 1], delay, n_steps)
-        kind = ["delay"] * len(by_delay) + ["amplitude"] * len(by_amplitude)
         batch.conditions["extrapolation"] = np.array(kind, dtype="U9")
         return batch
+
+    def extrapolation_profile(self, outputs: torch.Tensor, batch: TrialBatch) -> xr.Dataset:
+        """The choice per (f1, f2, delay) of :meth:`profile_set`.
+
+        Profile: half the choice, the sign (−1, 0, +1) of the mean output over the
+        response window (so that a flipped choice is a difference of 1). Features: the
+        accuracy on the training pairs at ``probe_delay``, at the
+        longer delays, and with an out-of-range amplitude.
+        """
+        choice = decision_choice(outputs, batch.targets)
+        answer = np.sign(batch.conditions["f1"] - batch.conditions["f2"])
+        correct = (choice == answer).astype(np.float64)
+        kind = batch.conditions["extrapolation"]
+        return profile_dataset(
+            batch,
+            kind == "none",
+            choice / 2,
+            "choice / 2 (the choice is the sign of the mean output over the response window): "
+            "a flipped choice differs by 1",
+            {"choice": (choice, "choice (sign of the mean output in the response window)", "1")},
+            {
+                "accuracy_in_range": (
+                    accuracy(correct, kind == "none"),
+                    "accuracy on the training pairs",
+                    "1",
+                ),
+                "accuracy_long_delay": (
+                    accuracy(correct, kind == "delay"),
+                    "accuracy at delays beyond the training range",
+                    "1",
+                ),
+                "accuracy_new_amplitude": (
+                    accuracy(correct, kind == "amplitude"),
+                    "accuracy with an amplitude outside the training range",
+                    "1",
+                ),
+            },
+        )
 
     def input_pulses(self) -> InputPulses:
         """Every training amplitude as f1 (channel 0) and as f2 (channel 1), for a stimulus."""

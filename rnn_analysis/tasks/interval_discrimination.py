@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import xarray as xr
 
 from rnn_analysis.hyperparameters import Hyperparameters
 from rnn_analysis.tasks.base import (
@@ -16,6 +17,13 @@ from rnn_analysis.tasks.base import (
     add_input_noise,
 )
 from rnn_analysis.tasks.delayed_discrimination import decision_accuracy, distinct_pairs
+from rnn_analysis.tasks.extrapolation import (
+    accuracy,
+    decision_choice,
+    first_crossing,
+    profile_dataset,
+    slope,
+)
 from rnn_analysis.tasks.registry import TASKS
 
 
@@ -53,6 +61,9 @@ class IntervalDiscriminationParams(Hyperparameters):
     extrapolation_intervals : tuple of int, default (5, 7, 35, 40, 50)
         Intervals outside ``t_min .. t_max``; the extrapolation set holds every pair
         t1 ≠ t2 of these and of the probe grid with at least one of these.
+    response_threshold : float, default 0.5
+        |output| at which the extrapolation profile times the response (steps after the
+        second pulse's onset).
     static_pulses : bool, default True
         Search fixed points under each channel's pulse level held, besides zero input.
     """
@@ -68,6 +79,7 @@ class IntervalDiscriminationParams(Hyperparameters):
     probe_interval_step: int = 2
     extrapolation_intervals: tuple[int, ...] = (5, 7, 35, 40, 50)
     static_pulses: bool = True
+    response_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         if self.pulse_steps < 1 or self.response_steps < 1:
@@ -89,6 +101,8 @@ class IntervalDiscriminationParams(Hyperparameters):
             raise ValueError(f"extrapolation_intervals must lie outside {self.t_min}..{self.t_max}")
         if any(t < self.pulse_steps for t in self.extrapolation_intervals):
             raise ValueError("extrapolation_intervals must be >= pulse_steps")
+        if not self.response_threshold > 0:
+            raise ValueError(f"response_threshold must be > 0, got {self.response_threshold}")
 
     def latest_end(self, total: int) -> int:
         """First step after the response window of a trial with t1 + t2 = ``total``."""
@@ -167,6 +181,61 @@ class IntervalDiscrimination(Task):
         margin = p.n_steps - p.latest_end(2 * p.t_max - 1)
         n_steps = max(p.n_steps, p.latest_end(int(pairs.sum(dim=1).max())) + margin)
         return self.trials(pairs[:, 0], pairs[:, 1], n_steps)
+
+    def profile_set(self) -> TrialBatch:
+        """Every pair t1 ≠ t2 of the probe grid and the extrapolation intervals, noise-free,
+        as long as the longest pair needs."""
+        p = self.params
+        new = torch.tensor(p.extrapolation_intervals, dtype=torch.long)
+        pairs = distinct_pairs(torch.cat([self.probe_intervals, new]).unique())
+        margin = p.n_steps - p.latest_end(2 * p.t_max - 1)
+        n_steps = max(p.n_steps, p.latest_end(int(pairs.sum(dim=1).max())) + margin)
+        return self.trials(pairs[:, 0], pairs[:, 1], n_steps)
+
+    def extrapolation_profile(self, outputs: torch.Tensor, batch: TrialBatch) -> xr.Dataset:
+        """The choice and its timing per (t1, t2), inside and outside ``t_min .. t_max``.
+
+        Profile: half the choice, the sign (−1, 0, +1) of the mean output over the
+        response window (so that a flipped choice is a difference of 1). Raw: the choice and
+        the response time (steps from the second pulse's
+        onset to |output| ≥ ``response_threshold``; NaN: never). Features: the accuracy
+        on pairs inside the training range and on pairs with an interval outside it, and
+        the least-squares slope of the response time against |t1 − t2| over all pairs.
+        """
+        p = self.params
+        t1, t2 = batch.conditions["t1"], batch.conditions["t2"]
+        inside = (t1 >= p.t_min) & (t1 <= p.t_max) & (t2 >= p.t_min) & (t2 <= p.t_max)
+        choice = decision_choice(outputs, batch.targets)
+        correct = (choice == np.sign(t1 - t2)).astype(np.float64)
+        rt = first_crossing(outputs, torch.as_tensor(t1 + t2), p.response_threshold)
+        return profile_dataset(
+            batch,
+            inside,
+            choice / 2,
+            "choice / 2 (the choice is the sign of the mean output over the response window): "
+            "a flipped choice differs by 1",
+            {
+                "choice": (choice, "choice (sign of the mean output in the response window)", "1"),
+                "response_time": (rt, "steps from the second pulse to the response", "steps"),
+            },
+            {
+                "accuracy_in_range": (
+                    accuracy(correct, inside),
+                    "accuracy on pairs inside the training range",
+                    "1",
+                ),
+                "accuracy_out_of_range": (
+                    accuracy(correct, ~inside),
+                    "accuracy on pairs with an interval outside the training range",
+                    "1",
+                ),
+                "response_time_slope": (
+                    slope(np.abs(t1 - t2), rt),
+                    "slope of the response time against |t1 - t2|",
+                    "1",
+                ),
+            },
+        )
 
     def input_pulses(self) -> InputPulses:
         """The pulse1 pulse on channel 0 and the pulse2 pulse on channel 1."""

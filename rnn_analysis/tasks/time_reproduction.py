@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+import xarray as xr
 
 from rnn_analysis.hyperparameters import Hyperparameters
 from rnn_analysis.tasks.base import (
@@ -16,6 +17,7 @@ from rnn_analysis.tasks.base import (
     TrialBatch,
     add_input_noise,
 )
+from rnn_analysis.tasks.extrapolation import profile_dataset, slope
 from rnn_analysis.tasks.registry import TASKS
 
 
@@ -59,7 +61,11 @@ class TimeReproductionParams(Hyperparameters):
         The extrapolation set holds ts = ``ts_max + extrapolation_ts_step`` ..
         ``extrapolation_ts_max`` (51..120).
     extrapolation_ts_step : int, default 1
-        Spacing of the extrapolation intervals.
+        Spacing of the extrapolation intervals (and of the profile's intervals, which run
+        from ``ts_min`` to ``extrapolation_ts_max``).
+    breakdown_tolerance : float, default 0.2
+        Relative error |produced − ts| / ts beyond which the extrapolation has broken
+        down (the profile's ``breakdown_ts`` feature).
     static_pulses : bool, default True
         Search fixed points under the Ready and the Set level held, besides zero input.
     """
@@ -77,6 +83,7 @@ class TimeReproductionParams(Hyperparameters):
     success_threshold: float = 0.9
     extrapolation_ts_max: int = 120
     extrapolation_ts_step: int = 1
+    breakdown_tolerance: float = 0.2
     static_pulses: bool = True
 
     def __post_init__(self) -> None:
@@ -95,6 +102,8 @@ class TimeReproductionParams(Hyperparameters):
             )
         if self.extrapolation_ts_max <= self.ts_max or self.extrapolation_ts_step < 1:
             raise ValueError("need extrapolation_ts_max > ts_max and extrapolation_ts_step >= 1")
+        if not self.breakdown_tolerance > 0:
+            raise ValueError(f"breakdown_tolerance must be > 0, got {self.breakdown_tolerance}")
 
     def latest_end(self, ts: int) -> int:
         """Steps a trial with interval ``ts`` needs to be scored."""
@@ -163,6 +172,64 @@ class TimeReproduction(Task):
         ts = torch.arange(p.ts_max + step, p.extrapolation_ts_max + 1, step)
         n_steps = p.n_steps + 2 * (int(ts.max()) - p.ts_max)
         return self.trials(ts, n_steps)
+
+    def profile_set(self) -> TrialBatch:
+        """ts from ``ts_min`` to ``extrapolation_ts_max`` (every ``extrapolation_ts_step``),
+        noise-free, as long as the longest needs."""
+        p = self.params
+        ts = torch.arange(p.ts_min, p.extrapolation_ts_max + 1, p.extrapolation_ts_step)
+        return self.trials(ts, p.n_steps + 2 * (int(ts.max()) - p.ts_max))
+
+    def extrapolation_profile(self, outputs: torch.Tensor, batch: TrialBatch) -> xr.Dataset:
+        """The produced interval per demanded ts, inside and beyond the training range.
+
+        Profile: twice the produced / demanded interval, clipped to [0, 6], 0 where the
+        output never goes (so that an error of half the demanded interval is a
+        difference of 1, as a flipped choice is in the decision tasks). Features: the
+        least-squares slope of produced against demanded interval
+        over the answered ts beyond ``ts_max``; the first ts beyond ``ts_max`` whose
+        relative error exceeds ``breakdown_tolerance`` or that gets no response
+        (``extrapolation_ts_max + extrapolation_ts_step`` if none); the fraction of the
+        ts beyond ``ts_max`` answered at all.
+        """
+        p = self.params
+        ts = batch.conditions["ts"].astype(np.float64)
+        produced = self.produced_interval(outputs, batch).double().numpy()
+        inside = ts <= p.ts_max
+        beyond = ~inside
+        ratio = np.clip(np.nan_to_num(2 * produced / ts, nan=0.0), 0.0, 6.0)
+        broken = beyond & (
+            ~np.isfinite(produced) | (np.abs(produced - ts) / ts > p.breakdown_tolerance)
+        )
+        breakdown = (
+            ts[broken].min() if broken.any() else p.extrapolation_ts_max + p.extrapolation_ts_step
+        )
+        return profile_dataset(
+            batch,
+            inside,
+            ratio,
+            "2 × produced / demanded interval, clipped to [0, 6]; 0: no response (an error "
+            "of half the interval differs by 1)",
+            {"produced_interval": (produced, "produced interval (NaN: no response)", "steps")},
+            {
+                "slope": (
+                    slope(ts[beyond], produced[beyond]),
+                    "slope of produced vs demanded interval beyond the training range",
+                    "1",
+                ),
+                "breakdown_ts": (
+                    breakdown,
+                    f"first demanded interval beyond the training range with a relative "
+                    f"error > {p.breakdown_tolerance:g} or no response",
+                    "steps",
+                ),
+                "fraction_answered": (
+                    float(np.isfinite(produced[beyond]).mean()),
+                    "fraction of the intervals beyond the training range answered",
+                    "1",
+                ),
+            },
+        )
 
     def input_pulses(self) -> InputPulses:
         """The ready pulse on channel 0 and the set pulse on channel 1."""
