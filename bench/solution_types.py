@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from rnn_analysis.aggregate.solution_space import predict_summary_types
 from rnn_analysis.config import Sweep
 from rnn_analysis.inprocess import run_in_process
 
@@ -65,7 +66,7 @@ def config_of(task: str, seeds: int) -> dict[str, Any]:
     }
 
 
-def report(task: str, summary: xr.Dataset, seconds: float) -> None:
+def report(task: str, summary: xr.Dataset, sweep: Sweep, seconds: float) -> None:
     status = summary["status"].values.astype(str)
     archs = summary["architecture"].values.astype(str)
     types = summary["solution_type"].values.astype(str)
@@ -108,6 +109,15 @@ def report(task: str, summary: xr.Dataset, seconds: float) -> None:
         f"  probe trials answered wrongly (left out of the graphs): median "
         f"{np.median(errors):.0f}, range [{errors.min()}, {errors.max()}]"
     )
+    prediction = predict_summary_types(summary, sweep.aggregate, log=lambda _: None)
+    accuracy = float(prediction["type_prediction_accuracy"])
+    reason = prediction["type_prediction_accuracy"].attrs.get("type_prediction_reason", "")
+    print(
+        f"  type from training features: cross-validated accuracy {accuracy:.2f} vs majority "
+        f"baseline {float(prediction['type_prediction_baseline']):.2f} over "
+        f"{int(prediction['type_prediction_n_networks'])} networks"
+        + (f" ({reason})" if reason else "")
+    )
     features = sorted(str(v) for v in summary.data_vars if str(v).startswith("extrapolation_f"))
     for name in features:
         values = summary[name].values[typed]
@@ -134,7 +144,7 @@ def main() -> None:
         start = time.perf_counter()
         sweep = Sweep(config_of(task, args.seeds))
         summaries = run_in_process(sweep, workdir, log=print, threads=args.threads)
-        report(task, summaries[task], time.perf_counter() - start)
+        report(task, summaries[task], sweep, time.perf_counter() - start)
 
 
 if __name__ == "__main__":

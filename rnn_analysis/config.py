@@ -18,6 +18,7 @@ import yaml
 
 from rnn_analysis.aggregate.behaviour_types import BehaviourTypeParams
 from rnn_analysis.aggregate.solution_types import SolutionTypeParams
+from rnn_analysis.aggregate.type_prediction import TypePredictionParams
 from rnn_analysis.architectures import ARCHITECTURES
 from rnn_analysis.errors import ConfigError
 from rnn_analysis.hyperparameters import Hyperparameters, from_mapping
@@ -157,6 +158,9 @@ class AggregateParams(Hyperparameters):
     behaviour_types : BehaviourTypeParams
         How extrapolation profiles are clustered into behaviour types (see its
         docstring for the defaults).
+    type_prediction : TypePredictionParams
+        The cross-validated classifier from training features to solution type (see
+        its docstring for the defaults).
     """
 
     metrics: tuple[str, ...] = (
@@ -179,6 +183,7 @@ class AggregateParams(Hyperparameters):
     bootstrap_seed: int = 0
     solution_types: SolutionTypeParams = field(default_factory=SolutionTypeParams)
     behaviour_types: BehaviourTypeParams = field(default_factory=BehaviourTypeParams)
+    type_prediction: TypePredictionParams = field(default_factory=TypePredictionParams)
 
     def __post_init__(self) -> None:
         if len(set(self.metrics)) != len(self.metrics):

@@ -114,6 +114,10 @@ def test_resumed_training_ends_with_the_uninterrupted_weights(
             assert torch.equal(wa[key], wb[key]), key
         np.testing.assert_array_equal(curve(a).loss, curve(b).loss)
         np.testing.assert_array_equal(curve(a).validation_score, curve(b).validation_score)
+        # the neural features recorded before the checkpoint survive the restart
+        np.testing.assert_array_equal(curve(a).neural_features, curve(b).neural_features)
+        np.testing.assert_array_equal(curve(a).feature_update, curve(b).feature_update)
+        assert curve(b).feature_update.values[0] == 0
         meta_a, meta_b = read_meta(a), read_meta(b)
         for key in ("status", "iterations", "reason", "attempts"):
             assert meta_a.get(key) == meta_b.get(key), key

@@ -86,6 +86,31 @@ def test_summary_types_converged_networks_and_has_extrapolation_features(
     )
     for key in ("n_classes", "n_types", "type_coverage", "type_behaviour_ari"):
         assert f"solution_space_{key}" in summary.attrs
+    # neural features recorded during training, at initialisation and at the end
+    features = summary["training_features"]
+    assert features.dims == ("network", "training_feature")
+    names = features["training_feature"].values.tolist()
+    assert "effective_dimensionality_init" in names and "jacobian_eig_1_final" in names
+    assert np.isfinite(features.values[converged]).all()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
+def test_factors_hold_the_type_prediction(dd_sweep: tuple[Path, Sweep, xr.Dataset]) -> None:
+    workdir, _, summary = dd_sweep
+    path = workdir / "results" / "aggregate" / "delayed_discrimination" / "factors.nc"
+    with xr.open_dataset(path) as factors:
+        factors = factors.load()
+    for name in ("accuracy", "baseline", "n_networks", "n_types"):
+        assert f"type_prediction_{name}" in factors
+    accuracy = float(factors["type_prediction_accuracy"])
+    if np.isnan(accuracy):  # a single type: nothing to predict, and it says so
+        assert "type" in factors.attrs["type_prediction_reason"]
+    else:
+        assert 0 <= accuracy <= 1
+    assert factors.attrs["solution_space_n_typed"] == int(
+        (summary["solution_type"].values.astype(str) != "").sum()
+    )
 
 
 @pytest.mark.slow

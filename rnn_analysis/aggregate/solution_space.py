@@ -17,6 +17,7 @@ import xarray as xr
 
 from rnn_analysis.aggregate.behaviour_types import behaviour_types, type_agreement
 from rnn_analysis.aggregate.solution_types import group_solution_types
+from rnn_analysis.aggregate.type_prediction import predict_types
 from rnn_analysis.analysis.labelled_graph import LabelledGraph
 from rnn_analysis.config import AggregateParams
 from rnn_analysis.training.rule import CONVERGED
@@ -128,3 +129,34 @@ def type_population(
         log(f"{task}: graph types vs behaviour types: adjusted Rand index {ari:.3f} ({n_ari})")
     table.attrs = attrs
     return table
+
+
+def predict_summary_types(
+    summary: xr.Dataset, params: AggregateParams, log: Callable[[str], None] = print
+) -> xr.Dataset:
+    """Cross-validated prediction of the solution type from the training features of a
+    task's summary (:func:`~rnn_analysis.aggregate.type_prediction.predict_types`);
+    NaN with a reason where the summary has no training features."""
+    task = str(summary.attrs.get("task", ""))
+    if "training_features" not in summary or "solution_type" not in summary:
+        result = predict_types(
+            xr.DataArray(np.zeros((0, 0)), dims=("network", "training_feature")), [], []
+        )
+    else:
+        result = predict_types(
+            summary["training_features"],
+            summary["solution_type"].values.astype(str),
+            summary["network_key"].values.astype(str),
+            params.type_prediction,
+        )
+    accuracy = float(result["type_prediction_accuracy"])
+    if np.isfinite(accuracy):
+        log(
+            f"{task}: solution type from training features: cross-validated accuracy "
+            f"{accuracy:.2f} vs majority baseline {float(result['type_prediction_baseline']):.2f} "
+            f"({int(result['type_prediction_n_networks'])} networks, "
+            f"{int(result['type_prediction_n_types'])} types)"
+        )
+    else:
+        log(f"{task}: no type prediction: {result.attrs.get('type_prediction_reason', '')}")
+    return result

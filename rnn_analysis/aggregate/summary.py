@@ -18,11 +18,12 @@ import numpy as np
 import xarray as xr
 
 from rnn_analysis.aggregate.solution_space import TYPE_COLUMNS, type_population
+from rnn_analysis.aggregate.type_prediction import training_features
 from rnn_analysis.analysis.labelled_graph import LabelledGraph
 from rnn_analysis.analysis.reduced_graph import graph_from_dataset
 from rnn_analysis.config import NETWORK_AXES, AggregateParams
 from rnn_analysis.hyperparameters import from_mapping
-from rnn_analysis.io import provenance
+from rnn_analysis.io import CURVE_FILE, provenance
 from rnn_analysis.tasks import TASKS, Task
 
 #: Largest number of unstable modes counted separately in the summary; more are pooled.
@@ -127,7 +128,10 @@ def summary_row(ds: xr.Dataset, path: str | Path, params: AggregateParams) -> di
     """One network's row of the summary (the type columns are filled in later).
 
     Scalar ``extrapolation_feature_*`` variables of the analysis become columns too, as
-    (value, long name, units) under the row's ``"extrapolation"`` key.
+    (value, long name, units) under the row's ``"extrapolation"`` key, and the neural
+    features recorded during training (the ``training.nc`` beside the analysis) go
+    under ``"training"`` (:func:`~rnn_analysis.aggregate.type_prediction.
+    training_features`).
     """
     row: dict[str, Any] = {axis: ds.attrs[axis] for axis in NETWORK_AXES}
     row.update(
@@ -162,6 +166,7 @@ def summary_row(ds: xr.Dataset, path: str | Path, params: AggregateParams) -> di
         for name, var in ds.data_vars.items()
         if str(name).startswith(EXTRAPOLATION_FEATURE_PREFIX) and var.ndim == 0
     }
+    row["training"] = training_features(Path(path).parent / CURVE_FILE)
     usable = "probe_hidden" in ds and bool(np.isfinite(ds["probe_hidden"].values).all())
     row["in_similarity"] = bool(usable and params.includes(row["status"]))
     return row
@@ -208,6 +213,20 @@ def summary_dataset(
     for name, (long_name, units) in sorted(features.items()):
         values = np.array([row.get("extrapolation", {}).get(name, (np.nan,))[0] for row in rows])
         summary[name] = ("network", values.astype(float), {"long_name": long_name, "units": units})
+    names = list(dict.fromkeys(k for row in rows for k in row.get("training", {})))
+    if names:
+        summary["training_features"] = (
+            ("network", "training_feature"),
+            np.array(
+                [[row.get("training", {}).get(k, np.nan) for k in names] for row in rows],
+                dtype=float,
+            ),
+            {
+                "long_name": "neural features recorded during training: at initialisation "
+                "(_init), at the end (_final) and their change (_change)",
+            },
+        )
+        summary.coords["training_feature"] = ("training_feature", names)
     if types is not None:
         summary = summary.merge(types, combine_attrs="override")
         summary.attrs = {}

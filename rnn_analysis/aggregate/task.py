@@ -12,7 +12,7 @@ import xarray as xr
 
 from rnn_analysis.aggregate.embedding import metric_mds
 from rnn_analysis.aggregate.factors import factor_summary, factor_table
-from rnn_analysis.aggregate.solution_space import type_population
+from rnn_analysis.aggregate.solution_space import predict_summary_types, type_population
 from rnn_analysis.aggregate.summary import (
     label_coords,
     provenance_attrs,
@@ -157,7 +157,16 @@ def aggregate_task(
         confidence=params.confidence,
         seed=params.bootstrap_seed,
     )
-    factors.attrs.update({**meta, "title": f"how the grid axes separate the networks of {task}"})
+    prediction = predict_summary_types(summary, params, log)
+    factors = factors.merge(prediction, combine_attrs="override")
+    factors.attrs.update(
+        {
+            **meta,
+            **prediction.attrs,
+            **{k: v for k, v in summary.attrs.items() if k.startswith("solution_space_")},
+            "title": f"how the grid axes separate the networks of {task}",
+        }
+    )
     for line in factor_table(factors):
         log(line)
     outputs = [(summary_out, summary), (similarity_out, similarity)]

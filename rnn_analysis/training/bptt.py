@@ -95,6 +95,7 @@ class BPTT(LearningRule):
         frozen: dict[int, list[torch.Tensor]] = {}
         tracker.on_stop = lambda i: frozen.setdefault(i, [p.detach()[i].clone() for p in params])
         validation = context.validation_batch()
+        context.record_features(tracker, model)
         first = 1
         resumed = context.checkpoint.load() if context.checkpoint is not None else None
         if resumed is not None:

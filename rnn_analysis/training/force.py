@@ -193,6 +193,7 @@ class Force(LearningRule):
             f"no convergence in {hp.max_attempts} attempt(s) of {hp.trials_per_attempt} trials"
         ] * n_net
         validation = context.validation_batch()
+        context.record_features(tracker, model)
 
         with torch.no_grad():
             model.bias_out.zero_()

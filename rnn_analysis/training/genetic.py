@@ -157,6 +157,7 @@ class Genetic(LearningRule):
             loss_name="masked MSE of the best member on the generation's trials",
         )
         validation = context.validation_batch()
+        context.record_features(tracker, model)
         names = self.trained_names(model)
         layout = _Layout(model, names)
 

@@ -305,6 +305,7 @@ class Hebbian(LearningRule):
             loss_name="training loss (masked MSE of the perturbed trials)",
         )
         validation = context.validation_batch()
+        context.record_features(tracker, model)
         baseline = RewardBaseline(model.n_networks, hp.reward_trace)
         first = 1
         resumed = context.checkpoint.load() if context.checkpoint is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import xarray as xr
@@ -92,6 +92,14 @@ class TrainingContext:
             self.noise,
             self.device,
         )
+
+    def record_features(self, tracker: Any, model: Architecture) -> None:
+        """Have ``tracker`` record the neural features of ``model`` on the task's probe
+        trials (:mod:`rnn_analysis.training.features`) as ``training.stopping`` asks."""
+        from rnn_analysis.training.features import neural_features
+
+        probe = self.task.probe_set()
+        tracker.measure = lambda: neural_features(model, probe)
 
 
 class LearningRule:

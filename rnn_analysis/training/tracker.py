@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
+from rnn_analysis.training.features import DESCRIPTIONS, FEATURES
 from rnn_analysis.training.progress import Progress
 from rnn_analysis.training.rule import (
     CONVERGED,
@@ -73,6 +74,21 @@ class EnsembleTracker:
         self.last_iteration = 0
         #: Called with the index of each network as it stops (e.g. to freeze its weights).
         self.on_stop: Callable[[int], None] = lambda i: None
+        #: Returns the neural features [E, F] of the ensemble now (None: not recorded);
+        #: a rule sets it to :func:`~rnn_analysis.training.features.neural_features` of
+        #: its model on the task's probe trials.
+        self.measure: Callable[[], np.ndarray] | None = None
+        self.feature_iterations: list[int] = []
+        self.features: list[np.ndarray] = []
+        self.n_validations = 0
+
+    def record_features(self, iteration: int) -> None:
+        """Store the neural features of the active networks at ``iteration``."""
+        if self.measure is None or self.stopping.features_every == 0:
+            return
+        values = np.asarray(self.measure(), dtype=float)
+        self.feature_iterations.append(iteration)
+        self.features.append(np.where(self.active[:, None], values, np.nan))
 
     # -- per update ---------------------------------------------------------------
     def record_loss(self, iteration: int, losses: np.ndarray) -> None:
@@ -108,6 +124,7 @@ class EnsembleTracker:
         trivial. A rule calls this after its own initialisation, before its first update,
         and not when it resumes from a checkpoint.
         """
+        self.record_features(0)
         if not self.stopping.check_untrained:
             return
         scores, losses = _unpack(validate(), self.n)
@@ -140,6 +157,10 @@ class EnsembleTracker:
         as converged.
         """
         scores, losses = _unpack(validation, self.n)
+        self.n_validations += 1
+        every = self.stopping.features_every
+        if every and self.n_validations % every == 0:
+            self.record_features(iteration)
         validated = self.active.copy()
         self.val_iterations.append(iteration)
         self.val_scores.append(np.where(validated, scores, np.nan))
@@ -190,6 +211,9 @@ class EnsembleTracker:
             "untrained_loss": self.untrained_loss.copy(),
             "trivial": self.trivial.copy(),
             "last_iteration": self.last_iteration,
+            "feature_iterations": list(self.feature_iterations),
+            "features": [f.copy() for f in self.features],
+            "n_validations": self.n_validations,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -209,6 +233,9 @@ class EnsembleTracker:
         self.untrained_loss = np.asarray(state["untrained_loss"], dtype=float).copy()
         self.trivial = np.asarray(state["trivial"], dtype=bool).copy()
         self.last_iteration = int(state["last_iteration"])
+        self.feature_iterations = list(state.get("feature_iterations", []))
+        self.features = [np.asarray(f, dtype=float) for f in state.get("features", [])]
+        self.n_validations = int(state.get("n_validations", len(self.val_iterations)))
 
     def restart(self, index: int) -> None:
         """Forget a network's validation history (its training starts over)."""
@@ -262,7 +289,7 @@ class EnsembleTracker:
         losses = np.array([s[index] for s in self.val_losses], dtype=float)
         iters = np.array(self.val_iterations, dtype=np.int64)
         keep = np.isfinite(scores) & (iters <= end)
-        return xr.Dataset(
+        curve = xr.Dataset(
             {
                 "loss": ("iteration", self.losses[:end, index], {"long_name": self.loss_name}),
                 "validation_score": (
@@ -286,6 +313,25 @@ class EnsembleTracker:
             },
             attrs={"unit": self.unit},
         )
+        if self.features:
+            values = np.stack([f[index] for f in self.features])
+            updates = np.array(self.feature_iterations, dtype=np.int64)
+            rows = np.isfinite(values).any(axis=1) & (updates <= end)
+            curve["neural_features"] = (
+                ("feature_update", "neural_feature"),
+                values[rows],
+                {
+                    "long_name": "neural features during training (see neural_feature)",
+                    "descriptions": "; ".join(f"{k}: {v}" for k, v in DESCRIPTIONS.items()),
+                },
+            )
+            curve.coords["feature_update"] = (
+                "feature_update",
+                updates[rows],
+                {"long_name": f"{self.unit} (0: at initialisation)"},
+            )
+            curve.coords["neural_feature"] = ("neural_feature", list(FEATURES))
+        return curve
 
 
 def _unpack(validation: Validation | np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
