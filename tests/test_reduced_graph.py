@@ -32,7 +32,7 @@ from rnn_analysis.errors import ConfigError
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import load_models
 from rnn_analysis.tasks import TASKS
-from rnn_analysis.training.run import train_ensemble
+from tests.training_files import read_meta, train_delayed_discrimination_grus
 
 # -- hand-made labelled graphs ------------------------------------------------------------
 
@@ -357,30 +357,8 @@ DD_SEEDS = [0, 1, 2]
 def dd_networks(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Three 32-unit GRUs trained on delayed discrimination (about 20 s, one thread)."""
     folder = tmp_path_factory.mktemp("reduced_dd")
-    specs = [
-        {
-            "network": {
-                "task": "delayed_discrimination",
-                "architecture": "gru",
-                "learning_rule": "bptt",
-                "noise": 0.1,
-                "seed": seed,
-            },
-            "task": {},
-            "architecture": {"hidden_size": 32},
-            "learning_rule": {"batch_size": 64, "learning_rate": 0.01, "max_iterations": 600},
-            "stopping": {"validate_every": 25, "validation_trials": 300, "window": 3},
-        }
-        for seed in DD_SEEDS
-    ]
-    folders = [folder / f"seed{s}" for s in DD_SEEDS]
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        statuses = train_ensemble(specs, folders, device="cpu", log=lambda _: None)
-    finally:
-        torch.set_num_threads(before)
-    assert statuses == ["converged"] * len(DD_SEEDS)
+    folders = train_delayed_discrimination_grus(folder, DD_SEEDS, max_iterations=600)
+    assert [read_meta(f)["status"] for f in folders] == ["converged"] * len(DD_SEEDS)
     return [f / "model.pt" for f in folders]
 
 

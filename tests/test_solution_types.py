@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import xarray as xr
 
 from rnn_analysis.aggregate.behaviour_types import (
@@ -28,7 +27,7 @@ from rnn_analysis.analysis.reduced_graph import graph_from_dataset, reduced_dyna
 from rnn_analysis.config import AggregateParams
 from rnn_analysis.io import load_models, read_meta
 from rnn_analysis.tasks import TASKS
-from rnn_analysis.training.run import train_ensemble
+from tests.training_files import train_delayed_discrimination_grus
 
 # -- hand-built reduced graphs ------------------------------------------------------------
 
@@ -194,30 +193,7 @@ DD_SEEDS = list(range(12))
 def dd_population(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Twelve 32-unit GRUs trained on delayed discrimination (about 15 s, one thread)."""
     folder = tmp_path_factory.mktemp("solution_types_dd")
-    specs = [
-        {
-            "network": {
-                "task": "delayed_discrimination",
-                "architecture": "gru",
-                "learning_rule": "bptt",
-                "noise": 0.1,
-                "seed": seed,
-            },
-            "task": {},
-            "architecture": {"hidden_size": 32},
-            "learning_rule": {"batch_size": 64, "learning_rate": 0.01, "max_iterations": 3000},
-            "stopping": {"validate_every": 25, "validation_trials": 300, "window": 3},
-        }
-        for seed in DD_SEEDS
-    ]
-    folders = [folder / f"seed{s}" for s in DD_SEEDS]
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        train_ensemble(specs, folders, device="cpu", log=lambda _: None)
-    finally:
-        torch.set_num_threads(before)
-    return folders
+    return train_delayed_discrimination_grus(folder, DD_SEEDS, max_iterations=3000)
 
 
 @pytest.mark.slow

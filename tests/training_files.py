@@ -59,3 +59,38 @@ def assert_same_training(
     np.testing.assert_allclose(ca.loss, cb.loss, rtol=loss_rtol, atol=loss_atol)
     np.testing.assert_array_equal(ca.validation_iteration, cb.validation_iteration)
     np.testing.assert_allclose(ca.validation_score, cb.validation_score, atol=score_atol)
+
+
+def train_delayed_discrimination_grus(
+    folder: Path, seeds: Sequence[int], max_iterations: int
+) -> list[Path]:
+    """32-unit GRUs trained by BPTT on delayed discrimination at noise 0.1, one thread,
+    into ``folder/seed<s>``; returns the folders (whatever the statuses)."""
+    specs = [
+        {
+            "network": {
+                "task": "delayed_discrimination",
+                "architecture": "gru",
+                "learning_rule": "bptt",
+                "noise": 0.1,
+                "seed": seed,
+            },
+            "task": {},
+            "architecture": {"hidden_size": 32},
+            "learning_rule": {
+                "batch_size": 64,
+                "learning_rate": 0.01,
+                "max_iterations": max_iterations,
+            },
+            "stopping": {"validate_every": 25, "validation_trials": 300, "window": 3},
+        }
+        for seed in seeds
+    ]
+    folders = [folder / f"seed{s}" for s in seeds]
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_ensemble(specs, folders, device="cpu", log=lambda _: None)
+    finally:
+        torch.set_num_threads(before)
+    return folders
