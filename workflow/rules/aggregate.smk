@@ -1,7 +1,11 @@
 rule aggregate:
     input:
-        lambda w: [
+        analyses=lambda w: [
             f"{network_folder(n)}/analysis.nc" for n in SWEEP.networks_of_task(w.task)
+        ],
+        # read beside each analysis: the neural features recorded during training
+        training=lambda w: [
+            f"{network_folder(n)}/training.nc" for n in SWEEP.networks_of_task(w.task)
         ],
     output:
         similarity=f"{RESULTS}/aggregate/{{task}}/similarity.nc",

@@ -5,7 +5,7 @@ with run_logged(snakemake.log[0], snakemake.threads) as log:  # noqa: F821
     aggregate_task(
         snakemake.wildcards.task,  # noqa: F821
         snakemake.params.options,  # noqa: F821
-        list(snakemake.input),  # noqa: F821
+        list(snakemake.input.analyses),  # noqa: F821
         snakemake.output.similarity,  # noqa: F821
         snakemake.output.summary,  # noqa: F821
         snakemake.output.factors,  # noqa: F821
