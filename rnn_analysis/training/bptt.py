@@ -147,6 +147,7 @@ class BPTT(LearningRule):
                 for i, saved in frozen.items():
                     for p, value in zip(params, saved, strict=True):
                         p[i] = value
+            tracker.after_update(iteration)
 
             if tracker.validation_due(iteration):
                 tracker.diverge(iteration, finite_networks(params), "weights")

@@ -276,6 +276,7 @@ class Force(LearningRule):
                 tracker.diverge(iteration, finite_networks([p_mat]), "RLS matrix P")
                 model.weight_hh.copy_(w_rec.to(model.weight_hh.dtype))
                 model.weight_out.copy_(w_out.to(model.weight_out.dtype))
+            tracker.after_update(iteration)
 
             if tracker.validation_due(iteration):
                 tracker.validate(iteration, validate(model, task, validation))

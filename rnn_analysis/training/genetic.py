@@ -212,6 +212,7 @@ class Genetic(LearningRule):
                 keep = alive[idx]
                 best = members[torch.arange(len(idx), device=device), order[:, 0]]
                 layout.write(model, rows[torch.as_tensor(keep, device=device)], best[keep])
+                tracker.after_update(generation)
 
                 if tracker.validation_due(generation):
                     tracker.validate(generation, validate(model, task, validation))

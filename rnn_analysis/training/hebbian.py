@@ -331,6 +331,7 @@ class Hebbian(LearningRule):
                 finite = np.ones(model.n_networks, dtype=bool)
                 finite[active] = passed
                 tracker.diverge(update, finite, what)
+            tracker.after_update(update)
             if tracker.validation_due(update):
                 tracker.validate(update, validate(model, context.task, validation))
                 if context.checkpoint is not None and context.checkpoint.due():

@@ -2,7 +2,10 @@
 
 Every learning rule drives one :class:`EnsembleTracker`: it records each update's loss,
 validates on the shared schedule (``training.stopping``), stops networks that converge or
-diverge, and turns the whole history into one :class:`NetworkResult` per network.
+diverge, records the neural features of :mod:`rnn_analysis.training.features` (at update
+0, every ``features_every`` updates and at each network's final update, through the
+:attr:`EnsembleTracker.measure` callback the rule sets), and turns the whole history into
+one :class:`NetworkResult` per network.
 """
 
 from __future__ import annotations
@@ -74,23 +77,31 @@ class EnsembleTracker:
         self.last_iteration = 0
         #: Called with the index of each network as it stops (e.g. to freeze its weights).
         self.on_stop: Callable[[int], None] = lambda i: None
-        #: Returns the neural features [E, F] of the ensemble now (None: not recorded);
-        #: a rule sets it to :func:`~rnn_analysis.training.features.neural_features` of
-        #: its model on the task's probe trials.
-        self.measure: Callable[[], np.ndarray] | None = None
+        #: Returns the neural features [E, F] of the ensemble as it is now (None: not
+        #: recorded); a rule sets it, e.g. through ``TrainingContext.record_features``, to
+        #: :func:`~rnn_analysis.training.features.neural_features` of its model on the
+        #: task's probe trials.
+        self.measure: Callable[[], np.ndarray | xr.DataArray] | None = None
         self.feature_iterations: list[int] = []
         self.features: list[np.ndarray] = []
-        self.n_validations = 0
 
+    # -- per update ---------------------------------------------------------------
     def record_features(self, iteration: int) -> None:
-        """Store the neural features of the active networks at ``iteration``."""
-        if self.measure is None or self.stopping.features_every == 0:
+        """Store the neural features of the active networks at ``iteration`` (NaN for the
+        networks that have stopped)."""
+        if self.measure is None:
             return
         values = np.asarray(self.measure(), dtype=float)
         self.feature_iterations.append(iteration)
         self.features.append(np.where(self.active[:, None], values, np.nan))
 
-    # -- per update ---------------------------------------------------------------
+    def after_update(self, iteration: int) -> None:
+        """Call once update ``iteration``'s weights are in the model (frozen networks
+        restored): records the neural features every ``features_every`` updates."""
+        every = self.stopping.features_every
+        if every and iteration % every == 0:
+            self.record_features(iteration)
+
     def record_loss(self, iteration: int, losses: np.ndarray) -> None:
         """Store this update's loss of every active network (1-based ``iteration``)."""
         self.last_iteration = iteration
@@ -157,10 +168,6 @@ class EnsembleTracker:
         as converged.
         """
         scores, losses = _unpack(validation, self.n)
-        self.n_validations += 1
-        every = self.stopping.features_every
-        if every and self.n_validations % every == 0:
-            self.record_features(iteration)
         validated = self.active.copy()
         self.val_iterations.append(iteration)
         self.val_scores.append(np.where(validated, scores, np.nan))
@@ -213,7 +220,6 @@ class EnsembleTracker:
             "last_iteration": self.last_iteration,
             "feature_iterations": list(self.feature_iterations),
             "features": [f.copy() for f in self.features],
-            "n_validations": self.n_validations,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -235,7 +241,9 @@ class EnsembleTracker:
         self.last_iteration = int(state["last_iteration"])
         self.feature_iterations = list(state.get("feature_iterations", []))
         self.features = [np.asarray(f, dtype=float) for f in state.get("features", [])]
-        self.n_validations = int(state.get("n_validations", len(self.val_iterations)))
+        if any(f.shape != (self.n, len(FEATURES)) for f in self.features):
+            # a checkpoint written with other features: their record is not continued
+            self.feature_iterations, self.features = [], []
 
     def restart(self, index: int) -> None:
         """Forget a network's validation history (its training starts over)."""
@@ -249,9 +257,13 @@ class EnsembleTracker:
 
         A network flagged trivial (:meth:`baseline`) gets status ``trivial`` unless it
         diverged; every result's ``extra`` holds the update at which the criterion was
-        first met and the untrained validation score and loss.
+        first met and the untrained validation score and loss. Where a rule set
+        :attr:`measure`, the neural features are measured once more, at the end: a
+        stopped network's weights stay those of its last update, so this is every
+        network's row at its final update.
         """
         self.progress.done(self.last_iteration)
+        final = None if self.measure is None else np.asarray(self.measure(), dtype=float)
         out = []
         for i in range(self.n):
             end = int(min(self.stopped_at[i], self.last_iteration))
@@ -273,11 +285,15 @@ class EnsembleTracker:
                 "untrained_validation_score": _optional(self.untrained_score[i]),
                 "untrained_validation_loss": _optional(self.untrained_loss[i]),
             }
+            curve = self._curve(i, end)
+            features = self._feature_record(i, end, None if final is None else final[i])
+            if features is not None:
+                curve = curve.merge(features)
             out.append(
                 NetworkResult(
                     status=status,
                     iterations=end,
-                    curve=self._curve(i, end),
+                    curve=curve,
                     reason=reason,
                     extra={**info, **(dict(extra[i]) if extra else {})},
                 )
@@ -289,7 +305,7 @@ class EnsembleTracker:
         losses = np.array([s[index] for s in self.val_losses], dtype=float)
         iters = np.array(self.val_iterations, dtype=np.int64)
         keep = np.isfinite(scores) & (iters <= end)
-        curve = xr.Dataset(
+        return xr.Dataset(
             {
                 "loss": ("iteration", self.losses[:end, index], {"long_name": self.loss_name}),
                 "validation_score": (
@@ -313,25 +329,47 @@ class EnsembleTracker:
             },
             attrs={"unit": self.unit},
         )
-        if self.features:
-            values = np.stack([f[index] for f in self.features])
-            updates = np.array(self.feature_iterations, dtype=np.int64)
-            rows = np.isfinite(values).any(axis=1) & (updates <= end)
-            curve["neural_features"] = (
-                ("feature_update", "neural_feature"),
-                values[rows],
-                {
-                    "long_name": "neural features during training (see neural_feature)",
-                    "descriptions": "; ".join(f"{k}: {v}" for k, v in DESCRIPTIONS.items()),
-                },
-            )
-            curve.coords["feature_update"] = (
-                "feature_update",
-                updates[rows],
-                {"long_name": f"{self.unit} (0: at initialisation)"},
-            )
-            curve.coords["neural_feature"] = ("neural_feature", list(FEATURES))
-        return curve
+
+    def _feature_record(self, index: int, end: int, final: np.ndarray | None) -> xr.Dataset | None:
+        """Network ``index``'s neural features along ``feature_update``: the updates up to
+        its final one ``end``, where ``final`` (if given) replaces the row at ``end``."""
+        updates = np.array(self.feature_iterations, dtype=np.int64)
+        values = (
+            np.stack([f[index] for f in self.features])
+            if self.features
+            else np.empty((0, len(FEATURES)))
+        )
+        keep = updates < end if final is not None else updates <= end
+        updates, values = updates[keep], values[keep]
+        if final is not None:
+            updates = np.append(updates, end)
+            values = np.concatenate([values, final[None]])
+        if len(updates) == 0:
+            return None
+        return xr.Dataset(
+            {
+                "neural_features": (
+                    ("feature_update", "neural_feature"),
+                    values,
+                    {
+                        "long_name": "neural features during training (see neural_feature)",
+                        "descriptions": "; ".join(f"{k}: {v}" for k, v in DESCRIPTIONS.items()),
+                        "features_every": self.stopping.features_every,
+                    },
+                ),
+            },
+            coords={
+                "feature_update": (
+                    "feature_update",
+                    updates,
+                    {
+                        "long_name": f"{self.unit} (0: at initialisation; the last: the "
+                        f"network's final {self.unit})"
+                    },
+                ),
+                "neural_feature": ("neural_feature", list(FEATURES)),
+            },
+        )
 
 
 def _unpack(validation: Validation | np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
