@@ -157,6 +157,8 @@ def test_behaviour_types_cluster_profiles_and_agree_with_graph_types() -> None:
     mixed = rng.permutation(graph_types)
     assert type_agreement(mixed, result.behaviour_type.values)[0] < 0.5
     assert np.isnan(type_agreement(["T1", ""], ["B1", "B1"])[0])
+    # one graph type: agreement is undefined, not zero
+    assert np.isnan(type_agreement(["T1"] * 4, ["B1", "B1", "B2", "B2"])[0])
     with pytest.raises(ValueError, match="finite"):
         behaviour_types(da.where(da > 0), keys)
     with pytest.raises(ValueError, match="linkage"):

@@ -145,12 +145,14 @@ def type_agreement(a: Sequence[str], b: Sequence[str]) -> tuple[float, int]:
     """Adjusted Rand index between two typings, over networks typed in both.
 
     Networks whose type is empty or ``"other"`` in either typing are left out. Returns
-    the index (NaN with fewer than 2 networks left) and the number of networks used.
+    the index and the number of networks used; the index is NaN with fewer than 2
+    networks left or where either typing has a single type among them (agreement is
+    then undefined, not 0).
     """
     a, b = np.asarray(a, dtype=str), np.asarray(b, dtype=str)
     if a.shape != b.shape:
         raise ValueError(f"typings of {a.shape} and {b.shape} networks")
     keep = (a != "") & (a != OTHER) & (b != "") & (b != OTHER)
-    if keep.sum() < 2:
+    if keep.sum() < 2 or len(set(a[keep])) < 2 or len(set(b[keep])) < 2:
         return float("nan"), int(keep.sum())
     return float(adjusted_rand_score(a[keep], b[keep])), int(keep.sum())

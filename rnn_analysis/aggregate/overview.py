@@ -90,9 +90,14 @@ def solution_space_table(summary: xr.Dataset, factors: xr.Dataset) -> list[str]:
     ari = float(attrs.get("solution_space_type_behaviour_ari", float("nan")))
     n_ari = int(attrs.get("solution_space_type_behaviour_n", 0))
     n_behaviour = attrs.get("solution_space_n_behaviour_types", "?")
+    agreement = (
+        f"{ari:.2f} over {n_ari} networks"
+        if ari == ari
+        else f"undefined over {n_ari} networks (a single type on one side, or too few)"
+    )
     lines.append(
         f"  behaviour types (extrapolation profiles): {n_behaviour}; agreement with the "
-        f"graph types (adjusted Rand index) {ari:.2f} over {n_ari} networks"
+        f"graph types (adjusted Rand index) {agreement}"
     )
     if "type_prediction_accuracy" in factors:
         accuracy = float(factors["type_prediction_accuracy"])

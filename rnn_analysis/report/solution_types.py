@@ -170,7 +170,8 @@ def solution_type_figure(
                 f"{int(typed.sum())} typed networks, "
                 f"{summary.attrs.get('solution_space_n_classes', '?')} graph classes, "
                 f"{len([t for t in order if t != OTHER])} types covering {coverage:.0%}; "
-                f"agreement with behaviour types (ARI) {ari:.2f}"
+                "agreement with behaviour types (ARI) "
+                + (f"{ari:.2f}" if np.isfinite(ari) else "undefined")
             )
         for i, kind in enumerate(shown):
             sub = figure.add_subplot(grid[1 + i // n_cols, i % n_cols])
