@@ -521,9 +521,10 @@ def reduced_dynamics_graph(
 
     probe = task.probe_set()
     with torch.no_grad():
-        single = _single_network(model, network, torch.get_default_dtype())
-        probe_states, probe_outputs = single(probe.inputs[None].to(single.weight_out))
-    probe_outputs = probe_outputs[0].cpu()
+        x = probe.inputs[None].to(net.weight_out)
+        probe_states = net.run(x, net.initial_state(x.shape[1]).to(x))
+        probe_outputs = net.readout(probe_states.reshape(1, -1, net.n_state))
+    probe_outputs = probe_outputs.reshape(*x.shape[1:3], n_out).cpu()
     if params.output_scale == "response":
         output_scale = _response_scale(probe_outputs, probe.targets)
     else:
