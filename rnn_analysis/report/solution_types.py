@@ -145,7 +145,7 @@ def solution_type_figure(
             )
         )
     shown = [t for t in order if t in example_of and example_of[t] in examples]
-    n_cols = min(max(len(shown), 1), 3)
+    n_cols = min(max(len(shown), 2), 3)
     n_rows = 1 + int(np.ceil(len(shown) / n_cols)) if shown else 1
     with styled():
         figure = new_figure(n_rows, n_cols, width=PANEL_WIDTH * 1.1, height=PANEL_HEIGHT)
@@ -204,11 +204,62 @@ def _condition_axis(profile: xr.Dataset) -> tuple[np.ndarray, str, np.ndarray | 
     return np.arange(n), "extrapolation condition", inside
 
 
+def _draw_intervals(
+    ax: Any, kept: list[tuple[str, str]], profiles: Mapping[str, xr.Dataset], colours: dict
+) -> None:
+    """Produced against demanded interval, one line per network, training range shaded."""
+    x = inside = None
+    for k, v in kept:
+        ds = profiles[k]
+        x, name, inside = _condition_axis(ds)
+        sort = np.argsort(x, kind="stable")
+        y = ds["extrapolation_produced_interval"].values
+        ax.plot(x[sort], y[sort], color=colours[v], alpha=0.6, linewidth=0.9)
+    if inside is not None and inside.any():
+        ax.axvspan(x[inside].min(), x[inside].max(), color="0.9", zorder=0)
+    ax.plot([x.min(), x.max()], [x.min(), x.max()], color="0.3", linestyle=":")
+    ax.set_xlabel(name)
+    ax.set_ylabel("produced interval")
+
+
+def _draw_profile_rows(
+    ax: Any, kept: list[tuple[str, str]], profiles: Mapping[str, xr.Dataset], order: list[str]
+) -> None:
+    """One row per network (grouped by type), one column per condition, coloured by the
+    profile value; the boundaries of the training range drawn as vertical lines."""
+    rank = {t: i for i, t in enumerate(order)}
+    rows = sorted(kept, key=lambda kv: (rank[kv[1]], kv[0]))
+    image = np.stack([profiles[k]["extrapolation_profile"].values for k, _ in rows])
+    limit = float(np.abs(image).max()) or 1.0
+    ax.imshow(
+        image, aspect="auto", interpolation="nearest", cmap="coolwarm", vmin=-limit, vmax=limit
+    )
+    ax.grid(False)
+    _, _, inside = _condition_axis(profiles[rows[0][0]])
+    if inside is not None:
+        for edge in np.flatnonzero(np.diff(inside.astype(int))):
+            ax.axvline(edge + 0.5, color="black", linewidth=1.0)
+    types = [v for _, v in rows]
+    starts = [i for i in range(len(types)) if i == 0 or types[i] != types[i - 1]]
+    for i in starts[1:]:
+        ax.axhline(i - 0.5, color="black", linewidth=0.8)
+    ends = starts[1:] + [len(types)]
+    ax.set_yticks(
+        [(a + b - 1) / 2 for a, b in zip(starts, ends, strict=True)],
+        [f"{types[a]} ({b - a})" for a, b in zip(starts, ends, strict=True)],
+    )
+    ax.set_xlabel("extrapolation condition (training range left of the line)")
+
+
 def extrapolation_figure(
     summary: xr.Dataset, profiles: Mapping[str, xr.Dataset], path: str | Path
 ) -> Path:
-    """Extrapolation behaviour of every typed network, coloured by graph and by behaviour
-    type.
+    """Extrapolation behaviour of every typed network, grouped by graph type and by
+    behaviour type.
+
+    Time reproduction: the produced against the demanded interval, one line per network
+    coloured by type, the training range shaded. Other tasks: the profile (e.g. the
+    choice) as one row per network and one column per condition, rows grouped by type.
 
     Parameters
     ----------
@@ -224,33 +275,24 @@ def extrapolation_figure(
         for ax, column in zip(figure.subplots(1, 2), columns, strict=True):
             values = summary[column].values.astype(str)
             kept = [(k, v) for k, v in zip(keys, values, strict=True) if v and k in profiles]
+            ax.set_title(f"by {column.replace('_', ' ')}")
             if not kept:
                 empty_panel(ax, f"no network has a {column.replace('_', ' ')}")
                 continue
             order = _type_order([v for _, v in kept])
-            colours = level_colours(column, order)
-            for k, v in kept:
-                ds = profiles[k]
-                x, name, inside = _condition_axis(ds)
-                if "extrapolation_produced_interval" in ds:
-                    y, ylabel = ds["extrapolation_produced_interval"].values, "produced interval"
-                else:
-                    y, ylabel = ds["extrapolation_profile"].values, "extrapolation profile"
-                sort = np.argsort(x, kind="stable")
-                ax.plot(x[sort], y[sort], color=colours[v], alpha=0.6, linewidth=0.9)
-            if inside is not None and inside.any():
-                ax.axvspan(x[inside].min(), x[inside].max(), color="0.9", zorder=0)
-            if ylabel == "produced interval":
-                ax.plot([x.min(), x.max()], [x.min(), x.max()], color="0.3", linestyle=":")
-            ax.set_xlabel(name)
-            ax.set_ylabel(ylabel)
-            ax.set_title(f"by {column.replace('_', ' ')}")
-            handles = [
-                ax.plot([], [], color=colours[t], label=f"{t} ({sum(v == t for _, v in kept)})")[0]
-                for t in order
-            ]
-            ax.legend(handles=handles, loc="best")
-        figure.suptitle(f"{task}: extrapolation (training range shaded)")
+            if "extrapolation_produced_interval" in profiles[kept[0][0]]:
+                colours = level_colours(column, order)
+                _draw_intervals(ax, kept, profiles, colours)
+                handles = [
+                    ax.plot(
+                        [], [], color=colours[t], label=f"{t} ({sum(v == t for _, v in kept)})"
+                    )[0]
+                    for t in order
+                ]
+                ax.legend(handles=handles, loc="best")
+            else:
+                _draw_profile_rows(ax, kept, profiles, order)
+        figure.suptitle(f"{task}: extrapolation profiles by type")
         return save_figure(figure, path)
 
 
