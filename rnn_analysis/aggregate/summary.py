@@ -182,9 +182,8 @@ def typing_inputs(
     if "solution_hash" in ds:
         graphs[index] = graph_from_dataset(ds)
     if "extrapolation_profile" in ds:
-        profiles[index] = ds["extrapolation_profile"].reset_coords(drop=False)[
-            "extrapolation_profile"
-        ]
+        # without its condition coordinates: profiles of one task align by position
+        profiles[index] = ds["extrapolation_profile"].reset_coords(drop=True)
 
 
 def summary_dataset(
