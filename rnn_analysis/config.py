@@ -7,6 +7,21 @@ anything a run cannot use, before any job starts.
 
 from __future__ import annotations
 
+__all__ = [
+    "CELL_AXES",
+    "NETWORK_AXES",
+    "AggregateParams",
+    "Cell",
+    "JobParams",
+    "Network",
+    "Sweep",
+    "format_noise",
+    "load_config",
+    "network_key",
+]
+
+import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Iterable, Mapping
@@ -21,46 +36,24 @@ from rnn_analysis.aggregate.solution_types import SolutionTypeParams
 from rnn_analysis.aggregate.type_prediction import TypePredictionParams
 from rnn_analysis.architectures import ARCHITECTURES
 from rnn_analysis.errors import ConfigError
+from rnn_analysis.grid import (
+    CELL_AXES,
+    NETWORK_AXES,
+    Cell,
+    Network,
+    axes_folder,
+    cell_overrides,
+    expand_axes,
+    format_noise,
+    format_value,
+    network_key,
+    parse_axes,
+    parse_settings,
+)
 from rnn_analysis.hyperparameters import Hyperparameters, from_mapping
 from rnn_analysis.tasks import TASKS
 from rnn_analysis.training import LEARNING_RULES
 from rnn_analysis.training.stopping import StoppingParams, resolve_stopping
-
-#: Grid axes of a cell, in the order used in paths and dataset coordinates.
-CELL_AXES = ("task", "architecture", "learning_rule", "noise")
-#: Grid axes of a network.
-NETWORK_AXES = (*CELL_AXES, "seed")
-
-
-def format_noise(noise: float) -> str:
-    """Noise level as it appears in paths: ``0.1`` → ``"0.1"``, ``0`` → ``"0"``."""
-    return f"{noise:g}"
-
-
-@dataclass(frozen=True, order=True)
-class Network:
-    """One network of the grid."""
-
-    task: str
-    architecture: str
-    learning_rule: str
-    noise: float
-    seed: int
-
-    @property
-    def key(self) -> str:
-        """Relative path of the network's folder, also its label in datasets."""
-        return (
-            f"{self.task}/{self.architecture}/{self.learning_rule}/"
-            f"noise{format_noise(self.noise)}/seed{self.seed}"
-        )
-
-    @property
-    def cell(self) -> tuple[str, str, str, float]:
-        return (self.task, self.architecture, self.learning_rule, self.noise)
-
-    def labels(self) -> dict[str, Any]:
-        return {axis: getattr(self, axis) for axis in NETWORK_AXES}
 
 
 @dataclass(frozen=True)
@@ -144,8 +137,11 @@ class AggregateParams(Hyperparameters):
         Keep networks that met the criterion before training (status ``trivial``) there.
     device : {"auto", "cpu", "cuda"}, default "auto"
         Where the batched pair computations run; "auto" uses a GPU when the job has one.
-    factors : list of str, default ["architecture", "learning_rule", "noise"]
-        Grid axes whose separation of the networks the factor summary measures.
+    factors : list of str, default ["architecture", "learning_rule", "noise"] and the extra axes
+        Grid axes whose separation of the networks the factor summary measures (and
+        that colour the MDS figures). Left out of the config, every extra axis of
+        ``grid.axes`` is added to the default; named, exactly those (cell axes, ``seed``
+        or extra axes).
     bootstrap_samples : int, default 1000
         Resamplings of the networks for the factor summary's confidence intervals.
     confidence : float, default 0.95
@@ -191,11 +187,8 @@ class AggregateParams(Hyperparameters):
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         for factor in self.factors:
-            if factor not in ("architecture", "learning_rule", "noise", "seed"):
-                raise ValueError(
-                    f"factors: {factor!r} is not a grid axis "
-                    "(architecture, learning_rule, noise, seed)"
-                )
+            if not isinstance(factor, str) or not factor.isidentifier():
+                raise ValueError(f"factors: {factor!r} is not the name of a grid axis")
         if self.bootstrap_samples < 1:
             raise ValueError(f"bootstrap_samples must be >= 1, got {self.bootstrap_samples}")
         if not 0.0 < self.confidence < 1.0:
@@ -275,14 +268,21 @@ def _seeds(value: Any, where: str) -> list[int]:
     return sorted(values)
 
 
-def _match(cell: Mapping[str, Any], pattern: Mapping[str, Any]) -> bool:
+def _match(cell: Cell, pattern: Mapping[str, Any]) -> bool:
     for axis, value in pattern.items():
+        mine = cell.value(axis)
+        if mine is None:
+            return False
         if axis == "noise":
-            if format_noise(float(value)) != format_noise(cell["noise"]):
+            if format_noise(float(value)) != format_noise(mine):
                 return False
-        elif cell[axis] != value:
+        elif format_value(mine) != format_value(value):
             return False
     return True
+
+
+def _cell_order(cell: Cell) -> tuple:
+    return (*cell[:4], axes_folder(cell.axes))
 
 
 class Sweep:
@@ -331,6 +331,8 @@ class Sweep:
             "seeds",
             "include",
             "exclude",
+            "axes",
+            "settings",
         }
         unknown = sorted(set(grid) - grid_keys)
         if unknown:
@@ -355,38 +357,40 @@ class Sweep:
         )
         noises = _noises(_require_list(grid["noise"], "grid.noise"), "grid.noise")
         self.seeds = _seeds(grid["seeds"], "grid.seeds")
+        self.axes = parse_axes(grid.get("axes"))
+        self.axis_names = sorted({axis.name for axis in self.axes})
+        self.settings = parse_settings(grid.get("settings"), set(self.axis_names))
 
-        cells = [
-            dict(zip(CELL_AXES, c, strict=True))
-            for c in itertools.product(tasks, archs, rules, noises)
-        ]
+        core = [Cell(*c) for c in itertools.product(tasks, archs, rules, noises)]
+        cells = expand_axes(core, self.axes)
         for i, pattern in enumerate(grid.get("exclude") or []):
             self._check_pattern(pattern, f"grid.exclude[{i}]", partial=True)
             cells = [c for c in cells if not _match(c, pattern)]
         for i, extra in enumerate(grid.get("include") or []):
             where = f"grid.include[{i}]"
             self._check_pattern(extra, where, partial=False)
-            cell = {**extra, "noise": float(extra["noise"])}
-            if not any(_match(c, cell) for c in cells):
-                cells.append(cell)
+            added = Cell(
+                extra["task"], extra["architecture"], extra["learning_rule"], float(extra["noise"])
+            )
+            for cell in expand_axes([added], [a for a in self.axes if a.path.applies_to(added)]):
+                if cell not in cells:
+                    cells.append(cell)
         if not cells:
             raise ConfigError(f"{source}: grid.exclude removes every cell of the grid")
 
         for cell in cells:
-            rule = LEARNING_RULES[cell["learning_rule"]]
-            if not rule.supports(cell["architecture"]):
+            rule = LEARNING_RULES[cell.learning_rule]
+            if not rule.supports(cell.architecture):
                 raise ConfigError(
-                    f"{source}: learning rule {cell['learning_rule']!r} cannot train "
-                    f"architecture {cell['architecture']!r} (grid.learning_rule × "
+                    f"{source}: learning rule {cell.learning_rule!r} cannot train "
+                    f"architecture {cell.architecture!r} (grid.learning_rule × "
                     f"grid.architecture); it trains: {', '.join(rule.architectures or ())}. "
                     "Exclude the combination with grid.exclude."
                 )
 
-        self.cells = [tuple(c[a] for a in CELL_AXES) for c in cells]
+        self.cells = sorted(cells, key=_cell_order)
         self.networks = [
-            Network(*cell, seed)
-            for cell in sorted(self.cells, key=lambda c: (c[0], c[1], c[2], c[3]))
-            for seed in self.seeds
+            Network(*cell[:4], seed, axes=cell.axes) for cell in self.cells for seed in self.seeds
         ]
 
         self.task_params = self._section("tasks", TASKS, {c[0] for c in self.cells})
@@ -408,6 +412,9 @@ class Sweep:
         self.stopping = self._stopping(training, {c[0] for c in self.cells})
         self.jobs = from_mapping(JobParams, self.raw.get("jobs"), "jobs")
         self.aggregate = from_mapping(AggregateParams, self.raw.get("aggregate"), "aggregate")
+        self.aggregate = self._factors(self.aggregate)
+        for cell in self.cells:
+            self._resolved(cell)
         from rnn_analysis.similarity import METRICS
 
         _check_names(list(self.aggregate.metrics), METRICS, "aggregate.metrics")
@@ -427,11 +434,11 @@ class Sweep:
     def _check_pattern(self, pattern: Any, where: str, partial: bool) -> None:
         if not isinstance(pattern, Mapping) or not pattern:
             raise ConfigError(f"{where}: expected a mapping of grid axes, got {pattern!r}")
-        unknown = sorted(set(pattern) - set(CELL_AXES))
+        known = (*CELL_AXES, *(self.axis_names if partial else ()))
+        unknown = sorted(set(pattern) - set(known))
         if unknown:
             raise ConfigError(
-                f"{where}: unknown axis {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(CELL_AXES)}"
+                f"{where}: unknown axis {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
             )
         if not partial:
             missing = sorted(set(CELL_AXES) - set(pattern))
@@ -441,7 +448,7 @@ class Sweep:
         for axis, value in pattern.items():
             if axis == "noise":
                 _noises([value], f"{where}.noise")
-            else:
+            elif axis in registries:
                 _check_names([value], registries[axis], f"{where}.{axis}")
 
     def _stopping(
@@ -502,21 +509,77 @@ class Sweep:
         k = self.jobs.seeds_per_job
         return [tuple(self.seeds[i : i + k]) for i in range(0, len(self.seeds), k)]
 
+    def _factors(self, params: AggregateParams) -> AggregateParams:
+        """The factor summary's factors: validated names; the extra axes join the default."""
+        given = "factors" in (self.raw.get("aggregate") or {})
+        factors = list(params.factors) if given else [*params.factors, *self.axis_names]
+        known = (*NETWORK_AXES[1:], *self.axis_names)
+        for factor in factors:
+            if factor not in known:
+                raise ConfigError(
+                    f"aggregate.factors: {factor!r} is not a grid axis ({', '.join(known)})"
+                )
+        return dataclasses.replace(params, factors=tuple(factors))
+
+    @functools.cache  # noqa: B019 -- one Sweep per run, cells are few
+    def _resolved(self, cell: Cell) -> dict[str, dict[str, Any]]:
+        """The hyperparameters of one cell: the sections, then the per-cell settings, then
+        the extra axes; a bad value raises :class:`ConfigError` naming where it came from."""
+        overrides = cell_overrides(cell, self.axes, self.settings)
+        out: dict[str, dict[str, Any]] = {}
+        for section, name, registry, base in (
+            ("tasks", cell.task, TASKS, self.task_params),
+            ("architectures", cell.architecture, ARCHITECTURES, self.architecture_params),
+            ("learning_rules", cell.learning_rule, LEARNING_RULES, self.rule_params),
+        ):
+            changes = overrides.get((section, name))
+            if not changes:
+                out[section] = base[name].to_dict()
+                continue
+            values = dict((self.raw.get(section) or {}).get(name) or {})
+            for parameter, (value, where) in changes.items():
+                values[parameter] = value
+                try:
+                    params = from_mapping(registry[name].Params, values, f"{section}.{name}")
+                except ConfigError as err:
+                    raise ConfigError(f"{where} = {value!r} (cell {cell.key}): {err}") from None
+            out[section] = params.to_dict()
+        changes = overrides.get(("training", "stopping"))
+        if not changes:
+            out["stopping"] = self.stopping[cell.task].to_dict()
+        else:
+            training = self.raw.get("training") or {}
+            by_task = dict((training.get("stopping_by_task") or {}).get(cell.task) or {})
+            for parameter, (value, where) in changes.items():
+                by_task[parameter] = value
+                try:
+                    stopping = resolve_stopping(
+                        TASKS[cell.task].stopping_defaults,
+                        training.get("stopping") or {},
+                        by_task,
+                        f"training.stopping_by_task.{cell.task}",
+                    )
+                except ConfigError as err:
+                    raise ConfigError(f"{where} = {value!r} (cell {cell.key}): {err}") from None
+            out["stopping"] = stopping.to_dict()
+        return out
+
     def training_spec(self, network: Network) -> dict[str, Any]:
         """Everything that determines a trained network; changing any of it retrains it."""
+        resolved = self._resolved(network.cell)
         return {
             "network": network.labels(),
-            "task": self.task_params[network.task].to_dict(),
-            "architecture": self.architecture_params[network.architecture].to_dict(),
-            "learning_rule": self.rule_params[network.learning_rule].to_dict(),
-            "stopping": self.stopping[network.task].to_dict(),
+            "task": resolved["tasks"],
+            "architecture": resolved["architectures"],
+            "learning_rule": resolved["learning_rules"],
+            "stopping": resolved["stopping"],
         }
 
     def analysis_spec(self, network: Network) -> dict[str, Any]:
         """Everything that determines a network's analysis besides its weights."""
         return {
             "network": network.labels(),
-            "task": self.task_params[network.task].to_dict(),
+            "task": self._resolved(network.cell)["tasks"],
             "analysis": self.analysis.to_dict(),
         }
 

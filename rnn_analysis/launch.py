@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnn_analysis.config import Network, Sweep, format_noise
+from rnn_analysis.config import Network, Sweep
+from rnn_analysis.grid import network_key
 from rnn_analysis.io import META_FILE, MODEL_FILE
 
 __all__ = [
@@ -58,12 +59,9 @@ class TrainingJob:
 
     @property
     def name(self) -> str:
-        network = self.specs[0]["network"]
+        cell = network_key(self.specs[0]["network"]).rsplit("/", 1)[0]
         seeds = [spec["network"]["seed"] for spec in self.specs]
-        return (
-            f"{network['task']}/{network['architecture']}/{network['learning_rule']}/"
-            f"noise{format_noise(network['noise'])}/seeds{seeds[0]}-{seeds[-1]}"
-        )
+        return f"{cell}/seeds{seeds[0]}-{seeds[-1]}"
 
     def done(self) -> bool:
         """Whether every network of the job already has its model and meta file."""
@@ -77,16 +75,15 @@ def training_jobs(sweep: Sweep, workdir: str | Path = ".") -> list[TrainingJob]:
     """Every ``train`` job of the sweep, in grid order, with paths under ``workdir``."""
     results = Path(workdir) / sweep.results.rstrip("/")
     jobs = []
-    for task, arch, rule, noise in sweep.cells:
+    for cell in sweep.cells:
         for seeds in sweep.seed_groups():
-            networks = [Network(task, arch, rule, noise, s) for s in seeds]
-            cell = f"{task}/{arch}/{rule}/noise{format_noise(noise)}"
+            networks = [Network(*cell[:4], s, axes=cell.axes) for s in seeds]
             jobs.append(
                 TrainingJob(
                     specs=tuple(sweep.training_spec(n) for n in networks),
                     folders=tuple(str(results / "networks" / n.key) for n in networks),
                     log_file=str(
-                        results / "logs" / "train" / cell / f"seeds{seeds[0]}-{seeds[-1]}.log"
+                        results / "logs" / "train" / cell.key / f"seeds{seeds[0]}-{seeds[-1]}.log"
                     ),
                     device=sweep.jobs.device,
                     checkpoint_minutes=sweep.jobs.checkpoint_minutes,

@@ -130,6 +130,17 @@ def _scores(
     return WeightedScores(silhouette, ratio, valid)
 
 
+def present_labels(labels: ArrayLike) -> NDArray[np.bool_]:
+    """Which labels are present: not NaN (numbers) and not empty (text). An extra grid axis
+    is missing on the networks of cells it does not apply to."""
+    values = np.asarray(labels)
+    if values.dtype.kind == "f":
+        return ~np.isnan(values)
+    if values.dtype.kind in "US":
+        return values != ""
+    return np.ones(values.shape, dtype=bool)
+
+
 def weighted_scores(distances: ArrayLike, labels: ArrayLike, weights: ArrayLike) -> WeightedScores:
     """Silhouette and between/within ratio of weighted network sets, vectorised over the sets.
 
@@ -401,22 +412,31 @@ def factor_summary(
         left_out.append(", ".join(np.sort(keys[order[~keep]])))
         weights = bootstrap_weights(n, int(n_bootstrap), seed).astype(np.float64)
         for f, factor in enumerate(factors):
-            if n < 2:
+            # an extra axis that does not apply to some cells: judged on the others
+            sub = np.flatnonzero(present_labels(labels[factor][keep]))
+            if len(sub) < 2:
                 continue  # nothing to separate: NaN, as for a single level
-            codes, n_groups = _group_codes(labels[factor][keep], n, name=factor)
-            point = _scores(d, codes, n_groups, np.ones((1, n)))
+            if len(sub) == n:
+                d_f, weights_f = d, weights
+            else:
+                d_f = d[np.ix_(sub, sub)]
+                weights_f = bootstrap_weights(len(sub), int(n_bootstrap), seed).astype(np.float64)
+            codes, n_groups = _group_codes(labels[factor][keep][sub], len(sub), name=factor)
+            point = _scores(d_f, codes, n_groups, np.ones((1, len(sub))))
             if not point.valid[0]:
                 continue
             stats["silhouette"][m, f] = point.silhouette[0]
             stats["between_within"][m, f] = point.between_within[0]
-            boot = _bootstrap(d, codes, n_groups, weights)
+            boot = _bootstrap(d_f, codes, n_groups, weights_f)
             used[m, f] = int(boot.valid.sum())
             cis["silhouette"][m, f] = percentile_interval(boot.silhouette[boot.valid], confidence)
             cis["between_within"][m, f] = percentile_interval(
                 boot.between_within[boot.valid], confidence
             )
 
-    n_groups = np.array([len(np.unique(labels[f])) for f in factors], dtype=np.int64)
+    n_groups = np.array(
+        [len(np.unique(labels[f][present_labels(labels[f])])) for f in factors], dtype=np.int64
+    )
     percent = f"{100 * confidence:g}%"
     ci_note = (
         f"{percent} percentile bootstrap interval over networks ({int(n_bootstrap)} resamples "

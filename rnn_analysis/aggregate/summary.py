@@ -22,6 +22,7 @@ from rnn_analysis.aggregate.type_prediction import training_features
 from rnn_analysis.analysis.labelled_graph import LabelledGraph
 from rnn_analysis.analysis.reduced_graph import graph_from_dataset
 from rnn_analysis.config import NETWORK_AXES, AggregateParams
+from rnn_analysis.grid import format_value
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import CURVE_FILE, provenance
 from rnn_analysis.tasks import TASKS, Task
@@ -30,12 +31,32 @@ from rnn_analysis.tasks import TASKS, Task
 MAX_UNSTABLE_MODES = 3
 
 
+def axis_values(values: Sequence[Any]) -> np.ndarray:
+    """One extra axis's values over networks (None where the axis does not apply): floats
+    with NaN where every value present is a number, else text with ``""``."""
+    present = [v for v in values if v is not None]
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    return np.array(["" if v is None else format_value(v) for v in values], dtype=str)
+
+
 def label_coords(rows: Sequence[Mapping[str, Any]], dim: str, suffix: str = "") -> dict:
+    """The grid labels of ``rows`` as coordinates along ``dim``: the network axes, the
+    extra axes (:func:`axis_values`; missing where an axis does not apply to a network's
+    cell), ``network_key`` and ``status``."""
     coords = {}
     for axis in NETWORK_AXES:
         values = [row[axis] for row in rows]
         dtype = float if axis == "noise" else (int if axis == "seed" else str)
         coords[f"{axis}{suffix}"] = (dim, np.array(values, dtype=dtype))
+    names = sorted({name for row in rows for name in row.get("axes", {})})
+    for name in names:
+        values = axis_values([row.get("axes", {}).get(name) for row in rows])
+        coords[f"{name}{suffix}"] = (
+            dim,
+            values,
+            {"long_name": f"grid axis {name} (missing: does not apply to the cell)"},
+        )
     coords[f"network_key{suffix}"] = (dim, np.array([row["network"] for row in rows], dtype=str))
     coords[f"status{suffix}"] = (dim, np.array([row["status"] for row in rows], dtype=str))
     return coords
@@ -134,6 +155,7 @@ def summary_row(ds: xr.Dataset, path: str | Path, params: AggregateParams) -> di
     training_features`).
     """
     row: dict[str, Any] = {axis: ds.attrs[axis] for axis in NETWORK_AXES}
+    row["axes"] = json.loads(ds.attrs.get("grid_axes", "{}"))
     row.update(
         network=ds.attrs["network"],
         status=ds.attrs["status"],

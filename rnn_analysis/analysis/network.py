@@ -18,6 +18,7 @@ from rnn_analysis.analysis.params import AnalysisParams
 from rnn_analysis.analysis.reduced_graph import reduced_dynamics_graph
 from rnn_analysis.analysis.topology import topology_graph
 from rnn_analysis.architectures import Architecture
+from rnn_analysis.grid import network_key
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import META_FILE, MODEL_FILE, load_models, provenance, read_meta, write_netcdf
 from rnn_analysis.tasks import TASKS, Task
@@ -70,10 +71,9 @@ def analyze_network(
     model.requires_grad_(False)
 
     attrs = {
-        **{k: v for k, v in labels.items()},
-        "network": "{task}/{architecture}/{learning_rule}/noise{noise:g}/seed{seed}".format(
-            **labels
-        ),
+        **{k: v for k, v in labels.items() if k != "axes"},
+        **({"grid_axes": json.dumps(labels["axes"], sort_keys=True)} if labels.get("axes") else {}),
+        "network": network_key(labels),
         "status": meta["status"],
         "status_reason": meta.get("reason", ""),
         "iterations": int(meta["iterations"]),

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from rnn_analysis.aggregate.factors import present_labels
 from rnn_analysis.report.inputs import ReportInputError, open_input, require, source_of
 from rnn_analysis.report.style import (
     AXIS_NAMES,
@@ -25,6 +26,8 @@ from rnn_analysis.report.style import (
 
 #: Grid axes that colour the panels unless told otherwise.
 DEFAULT_FACTORS = ("architecture", "learning_rule", "noise")
+#: Legend entry of networks whose cell an extra axis does not apply to.
+NOT_APPLICABLE = "n/a"
 #: Dimension of the embedding coordinates in the similarity dataset.
 MDS_AXIS = "mds_axis"
 
@@ -97,11 +100,18 @@ def mds_figure(
             if not embedded.any():
                 empty_panel(ax, "no network could be embedded")
                 continue
-            levels = sorted_levels(values[embedded])
+            # networks of cells an extra axis does not apply to: grey, labelled n/a
+            present = present_labels(values)
+            levels = sorted_levels(values[embedded & present])
             colours = level_colours(factor, levels)
+            members = {level: values == level for level in levels}
+            if (embedded & ~present).any():
+                levels.append(NOT_APPLICABLE)
+                colours[NOT_APPLICABLE] = "0.6"
+                members[NOT_APPLICABLE] = ~present
             for level in levels:
                 for state in [*STATUSES, *sorted(set(status) - set(STATUSES))]:
-                    pick = embedded & (values == level) & (status == state)
+                    pick = embedded & members[level] & (status == state)
                     if not pick.any():
                         continue
                     marker, filled = STATUS_MARKERS.get(state, ("s", True))

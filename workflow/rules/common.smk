@@ -9,7 +9,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 from snakemake.exceptions import WorkflowError
 
-from rnn_analysis.config import Network, Sweep, format_noise
+from rnn_analysis.config import Network, Sweep
 from rnn_analysis.errors import ConfigError
 
 _config_source = ", ".join(str(p) for p in getattr(workflow, "configfiles", [])) or "config"
@@ -19,33 +19,29 @@ except ConfigError as err:
     raise WorkflowError(f"invalid config: {err}") from None
 
 RESULTS = SWEEP.results.rstrip("/")
-CELL_PATTERN = "{task}/{architecture}/{learning_rule}/noise{noise}"
+# A cell's folder: <task>/<architecture>/<learning_rule>/noise<noise>[/<extra axes>]
+CELL_PATTERN = "{cell}"
 NETWORK_PATTERN = CELL_PATTERN + "/seed{seed}"
 NETWORK_DIR = f"{RESULTS}/networks/{NETWORK_PATTERN}"
 OVERVIEW = f"{RESULTS}/overview.txt"
 # Used under --software-deployment-method conda (path relative to the rule files).
 ENV = "../../envs/rnn_analysis.yaml"
 
-_CELLS = {
-    (task, arch, rule, format_noise(noise)): (task, arch, rule, noise)
-    for task, arch, rule, noise in SWEEP.cells
-}
+_CELLS = {cell.key: cell for cell in SWEEP.cells}
 
 
 wildcard_constraints:
-    task="[A-Za-z0-9_]+",
-    architecture="[A-Za-z0-9_]+",
-    learning_rule="[A-Za-z0-9_]+",
-    noise="[0-9.eE+-]+",
+    cell=r"[A-Za-z0-9_]+/[A-Za-z0-9_]+/[A-Za-z0-9_]+/noise[0-9.eE+-]+(?:/[A-Za-z0-9_.+=,-]+)?",
     seed="[0-9]+",
+    task="[A-Za-z0-9_]+",
 
 
 def network_of(wildcards, seed=None):
     """The grid network that a job's wildcards name."""
-    key = (wildcards.task, wildcards.architecture, wildcards.learning_rule, wildcards.noise)
-    if key not in _CELLS:
-        raise WorkflowError(f"{'/'.join(key)} is not a cell of the configured grid")
-    return Network(*_CELLS[key], int(wildcards.seed if seed is None else seed))
+    if wildcards.cell not in _CELLS:
+        raise WorkflowError(f"{wildcards.cell} is not a cell of the configured grid")
+    cell = _CELLS[wildcards.cell]
+    return Network(*cell[:4], int(wildcards.seed if seed is None else seed), axes=cell.axes)
 
 
 def network_folder(network):
