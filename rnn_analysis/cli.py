@@ -71,6 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--all", action="store_true", help="also resubmit finished training jobs")
     p.add_argument("--wait", action="store_true", help="wait for the jobs and print statuses")
     p.add_argument("--dry-run", action="store_true", help="list the jobs, submit nothing")
+    p = sub.add_parser(
+        "reproduce",
+        help="print a study's claims beside the figures measured on a finished run",
+    )
+    p.add_argument(
+        "preset", help="the study's preset: universality, learning_rules, space_of_solutions"
+    )
+    p.add_argument("results", help="the results folder of the preset's run")
+    p.add_argument(
+        "--format", choices=("text", "markdown", "html"), default="text", help="table format"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "check-config":
@@ -111,6 +122,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.wait:
             wait_for(submitted)
+    elif args.command == "reproduce":
+        from rnn_analysis.reproduce import (
+            claims_html,
+            claims_markdown,
+            claims_text,
+            reproduce,
+            study_of,
+        )
+
+        try:
+            study = study_of(args.preset)
+            findings = reproduce(args.preset, args.results)
+        except (KeyError, FileNotFoundError, ValueError) as err:
+            print(f"reproduce: {err.args[0] if err.args else err}", file=sys.stderr)
+            return 2
+        writer = {"text": claims_text, "markdown": claims_markdown, "html": claims_html}
+        print(writer[args.format](study, findings))
     elif args.command == "overview":
         from rnn_analysis.aggregate.overview import write_overview
 
