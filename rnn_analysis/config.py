@@ -311,6 +311,7 @@ class Sweep:
             "analysis",
             "aggregate",
             "jobs",
+            "study",
         }
         unknown = sorted(set(self.raw) - known)
         if unknown:
@@ -430,6 +431,15 @@ class Sweep:
         if not isinstance(results, str) or not results:
             raise ConfigError(f"{source}: results must be a folder path, got {results!r}")
         self.results = results
+        self.study = self.raw.get("study")
+        if self.study is not None:
+            from rnn_analysis.reproduce import STUDIES
+
+            if self.study not in STUDIES:
+                raise ConfigError(
+                    f"{source}: study: unknown study {self.study!r}; "
+                    f"known: {', '.join(STUDIES.names())}"
+                )
 
     def _check_pattern(self, pattern: Any, where: str, partial: bool) -> None:
         if not isinstance(pattern, Mapping) or not pattern:
