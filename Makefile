@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: sweep test report dry-run lint clean-results
+.PHONY: sweep test report dry-run lint clean-results study reproduce
 
 $(STAMP): envs/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,16 @@ $(STAMP): envs/requirements.txt pyproject.toml
 
 sweep: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --keep-going --rerun-incomplete $(SNAKEMAKE_ARGS)
+
+# A study preset (config/<PRESET>.yaml, e.g. universality_small), then its claims.
+study: $(STAMP)
+	@test -n "$(PRESET)" || (echo "name a preset: make study PRESET=universality_small" && false)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --keep-going --rerun-incomplete \
+		--configfile config/$(PRESET).yaml $(SNAKEMAKE_ARGS)
+
+reproduce: $(STAMP)
+	@test -n "$(PRESET)" || (echo "name a preset: make reproduce PRESET=universality_small" && false)
+	$(BIN)/python -m rnn_analysis reproduce $(PRESET) results/$(PRESET)
 
 report: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --report report.html $(SNAKEMAKE_ARGS)
@@ -44,4 +54,4 @@ test: $(STAMP)
 	test $$main -eq 0 && test $$status -eq 0
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/snakemake --lint

@@ -27,6 +27,7 @@ rule all:
     input:
         OVERVIEW,
         REPORT_FIGURES,
+        CLAIMS,
     default_target: True
 
 

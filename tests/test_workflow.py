@@ -471,3 +471,9 @@ def test_sweep_over_four_learning_rules_survives_a_diverged_rule(tmp_path: Path)
     overview = (results / "overview.txt").read_text()
     for rule in ("bptt", "genetic", "force", "hebbian"):
         assert f"rate          {rule}" in overview
+
+
+def test_snakemake_lint_is_clean(tmp_path: Path) -> None:
+    proc = snakemake(tmp_path, REPO / "config" / "config.yaml", "--lint", check=False)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Lints for" not in text, text[-4000:]

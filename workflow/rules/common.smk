@@ -1,5 +1,6 @@
 import os
 import sys
+from pathlib import Path
 
 # The package lives next to the Snakefile; jobs import it from there too.
 sys.path.insert(0, workflow.basedir)
@@ -7,9 +8,15 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
 )
 
+
+envvars:
+    "PYTHONPATH",
+
+
 from snakemake.exceptions import WorkflowError
 
 from rnn_analysis.config import Network, Sweep
+from rnn_analysis.report.targets import example_candidates, has_psychometric_set
 from rnn_analysis.errors import ConfigError
 
 _config_source = ", ".join(str(p) for p in getattr(workflow, "configfiles", [])) or "config"
@@ -21,7 +28,7 @@ except ConfigError as err:
 RESULTS = SWEEP.results.rstrip("/")
 # A cell's folder: <task>/<architecture>/<learning_rule>/noise<noise>[/<extra axes>]
 CELL_PATTERN = "{cell}"
-NETWORK_PATTERN = CELL_PATTERN + "/seed{seed}"
+NETWORK_PATTERN = "{cell}/seed{seed}"
 NETWORK_DIR = f"{RESULTS}/networks/{NETWORK_PATTERN}"
 OVERVIEW = f"{RESULTS}/overview.txt"
 # Used under --software-deployment-method conda (path relative to the rule files).
@@ -52,3 +59,56 @@ def print_overview():
     if os.path.exists(OVERVIEW):
         with open(OVERVIEW) as fh:
             print(fh.read())
+
+
+# -- report figures (report.smk) ------------------------------------------------
+
+FIGURES = f"{RESULTS}/figures/{{task}}"
+# Requests of every figure job: they read small files and plot, so on a cluster they run
+# on the submitting node (localrule) rather than queueing.
+FIGURE_RESOURCES = {"mem_mb": 2000, "runtime": 30}
+PSYCHOMETRIC_TASKS = [
+    task for task in SWEEP.tasks if has_psychometric_set(task, SWEEP.task_params[task])
+]
+SOLUTION_TYPE_TASKS = [task for task in SWEEP.tasks if task in SWEEP.analysis.reduced_graph_tasks]
+
+
+def report_figures(task):
+    """Every report figure and table of one task."""
+    folder = FIGURES.format(task=task)
+    paths = [f"{folder}/mds_{metric}.png" for metric in SWEEP.aggregate.metrics]
+    paths += [
+        f"{folder}/factors.tsv",
+        f"{folder}/factors.html",
+        f"{folder}/factors.png",
+        f"{folder}/fixed_points.png",
+        f"{folder}/training.png",
+    ]
+    if task in PSYCHOMETRIC_TASKS:
+        paths.append(f"{folder}/psychometric.png")
+    if task in SOLUTION_TYPE_TASKS:
+        paths += [f"{folder}/solution_types.png", f"{folder}/extrapolation.png"]
+    return paths
+
+
+REPORT_FIGURES = [path for task in SWEEP.tasks for path in report_figures(task)]
+# The claims of the study a preset reproduces (config key `study`) open the report.
+CLAIMS = [f"{RESULTS}/claims.html", f"{RESULTS}/claims.txt"] if SWEEP.study else []
+
+
+def _psychometric_analyses(wildcards):
+    if wildcards.task not in PSYCHOMETRIC_TASKS:
+        raise WorkflowError(
+            f"task {wildcards.task!r} has no psychometric set; psychometric curves exist for "
+            f"{', '.join(PSYCHOMETRIC_TASKS) or 'no task of this sweep'}"
+        )
+    return [f"{network_folder(n)}/analysis.nc" for n in SWEEP.networks_of_task(wildcards.task)]
+
+
+def _solution_type_analyses(wildcards):
+    if wildcards.task not in SOLUTION_TYPE_TASKS:
+        raise WorkflowError(
+            f"task {wildcards.task!r} has no reduced-dynamics graphs (analysis.reduced_graph_tasks: "
+            f"{', '.join(SWEEP.analysis.reduced_graph_tasks) or 'none'})"
+        )
+    return [f"{network_folder(n)}/analysis.nc" for n in SWEEP.networks_of_task(wildcards.task)]

@@ -1,49 +1,7 @@
 # Figures and tables of the Snakemake report (`snakemake --report report.html`), per task.
 # Every figure is written by a rule and marked for the report with a caption; the
 # plotting lives in rnn_analysis/report/.
-
-from rnn_analysis.report.targets import example_candidates, has_psychometric_set
-
-FIGURES = f"{RESULTS}/figures/{{task}}"
-# Requests of every figure job: they read small files and plot, so on a cluster they run
-# on the submitting node (localrule) rather than queueing.
-FIGURE_RESOURCES = {"mem_mb": 2000, "runtime": 30}
-PSYCHOMETRIC_TASKS = [
-    task for task in SWEEP.tasks if has_psychometric_set(task, SWEEP.task_params[task])
-]
-
-
-SOLUTION_TYPE_TASKS = [task for task in SWEEP.tasks if task in SWEEP.analysis.reduced_graph_tasks]
-
-
-def report_figures(task):
-    """Every report figure and table of one task."""
-    folder = FIGURES.format(task=task)
-    paths = [f"{folder}/mds_{metric}.png" for metric in SWEEP.aggregate.metrics]
-    paths += [
-        f"{folder}/factors.tsv",
-        f"{folder}/factors.html",
-        f"{folder}/factors.png",
-        f"{folder}/fixed_points.png",
-        f"{folder}/training.png",
-    ]
-    if task in PSYCHOMETRIC_TASKS:
-        paths.append(f"{folder}/psychometric.png")
-    if task in SOLUTION_TYPE_TASKS:
-        paths += [f"{folder}/solution_types.png", f"{folder}/extrapolation.png"]
-    return paths
-
-
-REPORT_FIGURES = [path for task in SWEEP.tasks for path in report_figures(task)]
-
-
-def _psychometric_analyses(wildcards):
-    if wildcards.task not in PSYCHOMETRIC_TASKS:
-        raise WorkflowError(
-            f"task {wildcards.task!r} has no psychometric set; psychometric curves exist for "
-            f"{', '.join(PSYCHOMETRIC_TASKS) or 'no task of this sweep'}"
-        )
-    return [f"{network_folder(n)}/analysis.nc" for n in SWEEP.networks_of_task(wildcards.task)]
+# Their inputs and targets are computed in common.smk.
 
 
 rule figures_mds:
@@ -188,14 +146,6 @@ rule figures_psychometric:
         "../scripts/figures_psychometric.py"
 
 
-def _solution_type_analyses(wildcards):
-    if wildcards.task not in SOLUTION_TYPE_TASKS:
-        raise WorkflowError(
-            f"task {wildcards.task!r} has no reduced-dynamics graphs (analysis.reduced_graph_tasks: "
-            f"{', '.join(SWEEP.analysis.reduced_graph_tasks) or 'none'})"
-        )
-    return [f"{network_folder(n)}/analysis.nc" for n in SWEEP.networks_of_task(wildcards.task)]
-
 
 rule figures_solution_types:
     input:
@@ -227,3 +177,32 @@ rule figures_solution_types:
         ENV
     script:
         "../scripts/figures_solution_types.py"
+
+
+rule claims:
+    input:
+        summaries=expand(f"{RESULTS}/aggregate/{{task}}/summary.nc", task=SWEEP.tasks),
+        factors=expand(f"{RESULTS}/aggregate/{{task}}/factors.nc", task=SWEEP.tasks),
+        similarities=expand(f"{RESULTS}/aggregate/{{task}}/similarity.nc", task=SWEEP.tasks),
+    output:
+        html=report(
+            f"{RESULTS}/claims.html",
+            caption="../report/claims.rst",
+            category="1. Claims of the study",
+            labels={"content": "table"},
+        ),
+        text=f"{RESULTS}/claims.txt",
+    log:
+        f"{RESULTS}/logs/claims.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/claims.tsv"
+    params:
+        study=SWEEP.study,
+        results=lambda w, input: str(Path(input.summaries[0]).parents[2]),
+    resources:
+        **FIGURE_RESOURCES,
+    localrule: True
+    conda:
+        ENV
+    script:
+        "../scripts/claims.py"
