@@ -81,6 +81,46 @@ def _fixed_point_counts(ds: xr.Dataset) -> dict[str, int]:
     return counts
 
 
+def _continuous_time_counts(ds: xr.Dataset) -> dict[str, int]:
+    """Stable fixed points of the continuous-time flow and fixed points whose verdicts
+    differ between the Euler map and the flow; -1 for both where the analysis has no
+    continuous-time view (a discrete-time architecture, or no analysis)."""
+    disagreements = ds.get("n_stability_disagreements")
+    if disagreements is None or int(disagreements) < 0:
+        return {"n_stable_ct": -1, "n_stability_disagreements": -1}
+    fixed = ds["kind"].values == "fixed"
+    return {
+        "n_stable_ct": int((fixed & (ds["n_unstable_ct"].values == 0)).sum()),
+        "n_stability_disagreements": int(disagreements),
+    }
+
+
+#: Per-network fits of the psychometric curve copied into the summary (NaN, and a note,
+#: where the task has no psychometric set or the analysis did not run).
+PSYCHOMETRIC_COLUMNS = (
+    "psychometric_slope",
+    "psychometric_bias",
+    "psychometric_lapse",
+    "psychometric_fit_rms",
+)
+
+
+def _psychometric_fit(ds: xr.Dataset) -> dict[str, Any]:
+    if "psychometric_slope" not in ds:
+        values: dict[str, Any] = dict.fromkeys(PSYCHOMETRIC_COLUMNS, np.nan)
+        if "analysis_skipped" in ds.attrs:
+            note = "not analysed"
+        elif "psychometric_p_positive" in ds:
+            note = "the analysis holds a psychometric curve but no fit"
+        else:
+            note = "no psychometric set"
+        values["psychometric_fit_note"] = note
+        return values
+    values = {name: float(ds[name]) for name in PSYCHOMETRIC_COLUMNS}
+    values["psychometric_fit_note"] = str(ds["psychometric_fit_note"].values)
+    return values
+
+
 _SUMMARY_ATTRS = {
     "status_reason": ("why training stopped", ""),
     "iterations": ("training updates", "1"),
@@ -102,6 +142,32 @@ _SUMMARY_ATTRS = {
         f"saddles with {MAX_UNSTABLE_MODES} or more unstable modes",
         "1",
     ),
+    "n_stable_ct": (
+        "fixed points stable as equilibria of the continuous-time flow of a rate network "
+        "(no eigenvalue of (dF/dh - I)/alpha with real part > 0); -1: discrete-time "
+        "architecture or not analysed",
+        "1",
+    ),
+    "n_stability_disagreements": (
+        "fixed points whose stability differs between the Euler map (|λ| > 1) and the "
+        "continuous-time flow (Re λ_ct > 0); -1: discrete-time architecture or not analysed",
+        "1",
+    ),
+    "psychometric_slope": (
+        "slope of the logistic-with-lapse fit of the psychometric curve, all conditions "
+        "pooled, per unit of the task's evidence (NaN: no psychometric set or no fit)",
+        "1/evidence (the task's evidence units)",
+    ),
+    "psychometric_bias": (
+        "evidence at which the fitted psychometric curve passes 0.5 (NaN: no fit)",
+        "evidence (the task's evidence units)",
+    ),
+    "psychometric_lapse": ("symmetric lapse rate of the psychometric fit (NaN: no fit)", "1"),
+    "psychometric_fit_rms": ("RMS residual of the psychometric fit (NaN: no fit)", "1"),
+    "psychometric_fit_note": (
+        "why the psychometric fit is missing or its slope capped (empty: an ordinary fit)",
+        "",
+    ),
     "in_similarity": (
         "network is part of the similarity matrices, MDS, factor summary and solution types",
         "1",
@@ -121,7 +187,12 @@ _SUMMARY_ATTRS = {
     ),
     **{name: (text, "") for name, text in TYPE_COLUMNS.items()},
 }
-_STRING_COLUMNS = ("status_reason", "topology_signature", *TYPE_COLUMNS)
+_STRING_COLUMNS = (
+    "status_reason",
+    "topology_signature",
+    "psychometric_fit_note",
+    *TYPE_COLUMNS,
+)
 #: Scalar variables of an analysis copied into the summary under their own name.
 EXTRAPOLATION_FEATURE_PREFIX = "extrapolation_feature_"
 
@@ -168,6 +239,8 @@ def summary_row(ds: xr.Dataset, path: str | Path, params: AggregateParams) -> di
             float(ds["performance_noise_free"]) if "performance_noise_free" in ds else np.nan
         ),
         **_fixed_point_counts(ds),
+        **_continuous_time_counts(ds),
+        **_psychometric_fit(ds),
     )
     analysed = "analysis_skipped" not in ds.attrs
     row["n_topology_nodes"] = int(ds.sizes.get("topology_node", 0)) if analysed else -1
@@ -222,6 +295,12 @@ def summary_dataset(
         **_SUMMARY_ATTRS,
         **{f"known_{name}": (f"known result: {text}", "1") for name, text in known.items()},
     }
+    units = TASKS[task].psychometric_evidence_units
+    for key, unit in (
+        ("psychometric_slope", "1" if units == "1" else f"1/({units})"),
+        ("psychometric_bias", units),
+    ):
+        columns[key] = (columns[key][0], unit)
     for key, (long_name, units) in columns.items():
         values = np.array([row[key] for row in rows])
         if key in _STRING_COLUMNS:

@@ -15,6 +15,7 @@ from rnn_analysis.analysis.attractors import attractor_structure
 from rnn_analysis.analysis.evaluation import evaluate, extrapolation, psychometric_curve, run_single
 from rnn_analysis.analysis.fixed_points import find_fixed_points
 from rnn_analysis.analysis.params import AnalysisParams
+from rnn_analysis.analysis.psychometric_fit import psychometric_fit_dataset
 from rnn_analysis.analysis.reduced_graph import reduced_dynamics_graph
 from rnn_analysis.analysis.topology import topology_graph
 from rnn_analysis.architectures import Architecture
@@ -108,10 +109,13 @@ def analyze_network(
         model, task, float(labels["noise"]), params.psychometric_repeats, int(labels["seed"])
     )
     if psychometric is not None:
-        behaviour.append(psychometric)
+        fit = psychometric_fit_dataset(psychometric, task)
+        behaviour.extend([psychometric, fit])
         log(
             f"{folder}: psychometric curve over {psychometric.sizes['psychometric_condition']} "
-            f"conditions × {params.psychometric_repeats} noisy repeats"
+            f"conditions × {params.psychometric_repeats} noisy repeats; slope "
+            f"{fit.psychometric_slope.item():.4g}, bias {fit.psychometric_bias.item():.4g}, "
+            f"lapse {fit.psychometric_lapse.item():.3g} {fit.psychometric_fit_note.item()}".rstrip()
         )
     extrapolated = extrapolation(model, task)
     if extrapolated is not None:

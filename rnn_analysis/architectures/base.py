@@ -119,6 +119,17 @@ class Architecture(nn.Module):
         """The unit activity that the readout sees and that analyses compare."""
         return h
 
+    @property
+    def euler_alpha(self) -> float | None:
+        """α = dt/τ where :meth:`step` is the Euler step of a continuous-time system.
+
+        Such a step is ``F(h, u) = h + α f(h, u)`` for a flow ``dh/dt = f(h, u)`` (time in
+        units of τ), so ``dF/dh = I + α df/dh`` and each eigenvalue of the map is
+        ``1 + α λ`` for an eigenvalue λ of the flow's Jacobian. None (the default) for
+        architectures that are discrete-time maps.
+        """
+        return None
+
     def fixed_point_residual(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """A residual ``R(h, u)`` [E, B, n_state] whose zeros are the fixed points of F.
 

@@ -59,6 +59,11 @@ class Rate(Architecture):
             **self.readout_shapes(),
         }
 
+    @property
+    def euler_alpha(self) -> float:
+        """α = dt/τ of the Euler step: the flow is dx/dt = −x + W φ(x) + U u + b."""
+        return float(self.params.alpha)
+
     def hidden(self, h: torch.Tensor) -> torch.Tensor:
         rates = torch.tanh(h)
         return rates + 1.0 if self.params.activation == "shifted_tanh" else rates

@@ -181,6 +181,30 @@ class Task:
         """Noise-free conditions of a psychometric curve, for decision tasks."""
         return None
 
+    #: Units of :meth:`psychometric_evidence` (the bias of a psychometric fit has them).
+    psychometric_evidence_units: ClassVar[str] = "1"
+    #: The condition label of :meth:`psychometric_set` whose groups (a context, a
+    #: modality) get psychometric fits of their own besides the pooled one; None: no groups.
+    psychometric_group: ClassVar[str | None] = None
+
+    def psychometric_evidence(self, conditions: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """The signed evidence for the positive choice at each psychometric condition.
+
+        The x of a psychometric fit (:mod:`rnn_analysis.analysis.psychometric_fit`): 0 where
+        both choices are equally right, positive where the positive choice is.
+
+        Parameters
+        ----------
+        conditions : mapping of str to numpy.ndarray
+            The condition labels of :meth:`psychometric_set`, one value per condition.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            One value per condition; None (the default) where the task declares none.
+        """
+        return None
+
     def input_pulses(self) -> InputPulses | None:
         """The task's brief input events (None for tasks whose inputs are all static)."""
         return None

@@ -227,6 +227,13 @@ class CDI(Task):
         unsigned = np.sort(np.asarray(self.params.psychometric_coherences, dtype=float))
         return self._fixed_trials(np.concatenate([-unsigned[::-1], unsigned]))
 
+    #: One psychometric fit per context besides the pooled one.
+    psychometric_group: ClassVar[str | None] = "context"
+
+    def psychometric_evidence(self, conditions: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The cued channel's signed coherence (in every context the relevant one)."""
+        return np.asarray(conditions["coherence"], dtype=float)
+
     def static_inputs(self) -> StaticInputs:
         p, n = self.params, self.n_contexts
         levels = np.linspace(-p.fixed_point_range, p.fixed_point_range, p.fixed_point_levels)
@@ -271,6 +278,7 @@ class RDM(CDI):
     name = "rdm"
     Params = RDMParams
     context_inputs = False
+    psychometric_group: ClassVar[str | None] = None
     #: Its fixed-point topology depends on the input noise: no yes/no known result.
     known_result_descriptions: ClassVar[dict[str, str]] = {}
     #: Training criterion: the learning-rules study's alone; at low noise and with a weak

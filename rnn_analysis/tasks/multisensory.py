@@ -7,7 +7,9 @@ rate is above or below a threshold.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -157,6 +159,15 @@ class Multisensory(Task):
 
     def psychometric_set(self) -> TrialBatch:
         return self._fixed_trials(self.params.psychometric_rates)
+
+    #: Event rates, as in the study (events per second).
+    psychometric_evidence_units: ClassVar[str] = "events/s"
+    #: One psychometric fit per trial type besides the pooled one.
+    psychometric_group: ClassVar[str | None] = "modality"
+
+    def psychometric_evidence(self, conditions: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The event rate minus the threshold."""
+        return np.asarray(conditions["rate"], dtype=float) - self.params.rate_threshold
 
     def static_inputs(self) -> StaticInputs:
         p = self.params

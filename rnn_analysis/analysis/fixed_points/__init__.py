@@ -48,7 +48,11 @@ and the rest are deduplicated on ``[h; u]`` (fixed points first, then by q). At 
 kept point the Jacobian ``dF/dh``, its eigen-decomposition (sorted by ``|λ|``,
 descending), the number of unstable (``|λ| > 1 + unstable_tol``) and marginal
 (``||λ| − 1| ≤ unstable_tol``) modes and the readout are computed
-(:mod:`.dataset`). Results are one self-describing :class:`xarray.Dataset` per network.
+(:mod:`.dataset`). For a continuous-time architecture (the ``rate`` network, an Euler
+step ``F = h + α f``) the stability of each point under the flow is reported beside the
+map's: the flow's Jacobian ``(dF/dh − I) / α`` has eigenvalues ``(λ − 1) / α``, and
+``|λ| > 1`` (the map) is not ``Re λ_ct > 0`` (the flow) unless α is small. Results
+are one self-describing :class:`xarray.Dataset` per network.
 """
 
 from rnn_analysis.analysis.fixed_points.finder import find_fixed_points

@@ -15,7 +15,7 @@ from rnn_analysis.analysis.fixed_points.params import FixedPointParams
 from rnn_analysis.analysis.fixed_points.points import Points, canonical_order
 from rnn_analysis.architectures.base import Architecture
 
-__all__ = ["datasets"]
+__all__ = ["continuous_time_stability", "datasets"]
 
 
 def eig_sorted(jac: NDArray) -> tuple[NDArray, NDArray]:
@@ -33,6 +33,53 @@ def eig_sorted(jac: NDArray) -> tuple[NDArray, NDArray]:
     return lam, vec
 
 
+def continuous_time_stability(
+    lam: NDArray, alpha: float | None, unstable_tol: float = 1e-6
+) -> tuple[NDArray, NDArray]:
+    """Stability of each point as an equilibrium of the flow that an Euler step discretises.
+
+    For a step ``F = h + α f`` the flow's Jacobian is ``J_ct = (dF/dh − I) / α`` (in
+    units of 1/τ), whose eigenvalues are ``(λ − 1) / α`` for the eigenvalues λ of dF/dh.
+    A flow mode is unstable when ``Re λ_ct > unstable_tol / α``, i.e. ``Re λ > 1 +
+    unstable_tol``: the map's tolerance carried over, so that a real eigenvalue near 1
+    gets the same verdict in both views.
+
+    Parameters
+    ----------
+    lam : [P, S] complex array
+        Eigenvalues of dF/dh at each point.
+    alpha : float or None
+        The architecture's :attr:`~rnn_analysis.architectures.base.Architecture.
+        euler_alpha`; None for a discrete-time architecture.
+    unstable_tol : float, default 1e-6
+        The map's tolerance on ``|λ| − 1`` (``FixedPointParams.unstable_tol``).
+
+    Returns
+    -------
+    n_unstable_ct : [P] int array
+        Number of flow modes with ``Re λ_ct > unstable_tol / α``; -1 without α.
+    max_real_eig_ct : [P] float array
+        Largest ``Re λ_ct`` (1/τ); NaN without α or without modes.
+    """
+    lam = np.asarray(lam)
+    n = lam.shape[0]
+    if alpha is None:
+        return np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
+    real = (lam.real - 1.0) / alpha
+    n_unstable = (real > unstable_tol / alpha).sum(axis=1).astype(np.int64)
+    top = real.max(axis=1) if lam.shape[1] else np.full(n, np.nan)
+    return n_unstable, top.astype(np.float64)
+
+
+def stability_disagreements(fixed: NDArray, n_unstable: NDArray, n_unstable_ct: NDArray) -> int:
+    """Fixed points judged stable by one view and unstable by the other (map: no
+    ``|λ| > 1``; flow: no ``Re λ_ct > 0``); -1 where ``n_unstable_ct`` is missing (-1)."""
+    if (np.asarray(n_unstable_ct) < 0).any():
+        return -1
+    differ = (np.asarray(n_unstable) == 0) != (np.asarray(n_unstable_ct) == 0)
+    return int((differ & np.asarray(fixed, dtype=bool)).sum())
+
+
 def datasets(
     net: Architecture,
     networks: list[Points],
@@ -42,7 +89,9 @@ def datasets(
 ) -> list[xr.Dataset]:
     """One dataset per network: Jacobians (batched over networks), eigen-decompositions,
     unstable and marginal modes, readout; points ordered by static input, kind (fixed
-    first), number of unstable modes and q."""
+    first), number of unstable modes and q. For a continuous-time architecture (one
+    with an :attr:`~rnn_analysis.architectures.base.Architecture.euler_alpha`), also the
+    stability of each point under the flow (:func:`continuous_time_stability`)."""
     e = len(networks)
     k = max((len(pts) for pts in networks), default=0)
     s = net.n_state
@@ -65,6 +114,7 @@ def datasets(
         modulus = np.abs(lam)
         n_unstable = (modulus > 1 + p.unstable_tol).sum(axis=1)
         n_marginal = (np.abs(modulus - 1) <= p.unstable_tol).sum(axis=1)
+        n_unstable_ct, max_real_ct = continuous_time_stability(lam, net.euler_alpha, p.unstable_tol)
         order = canonical_order(pts, n_unstable)
         diag = dict(diagnostics[i])
         diag["n_fixed"] = int(pts.fixed.sum())
@@ -77,6 +127,8 @@ def datasets(
                 vec=vec[order],
                 n_unstable=n_unstable[order],
                 n_marginal=n_marginal[order],
+                n_unstable_ct=n_unstable_ct[order],
+                max_real_ct=max_real_ct[order],
                 jac=jac[i, :m][order],
                 readout=readout[i, :m][order],
                 hidden=hidden[i, :m][order],
@@ -103,6 +155,8 @@ def _dataset(
     vec: NDArray,
     n_unstable: NDArray,
     n_marginal: NDArray,
+    n_unstable_ct: NDArray,
+    max_real_ct: NDArray,
     jac: NDArray,
     readout: NDArray,
     hidden: NDArray,
@@ -216,6 +270,35 @@ def _dataset(
             {"long_name": "number of modes with ||λ| - 1| <= unstable_tol", "units": "1"},
         ),
         "stable": (fp, n_unstable == 0, {"long_name": "no unstable mode"}),
+        "n_unstable_ct": (
+            fp,
+            n_unstable_ct.astype(np.int64),
+            {
+                "long_name": "number of modes of the continuous-time Jacobian "
+                "(dF/dh - I) / euler_alpha with real part > unstable_tol / euler_alpha "
+                "(-1: discrete-time architecture)",
+                "units": "1",
+            },
+        ),
+        "max_real_eig_ct": (
+            fp,
+            max_real_ct.astype(np.float64),
+            {
+                "long_name": "largest real part of the eigenvalues of the continuous-time "
+                "Jacobian (dF/dh - I) / euler_alpha (NaN: discrete-time architecture)",
+                "units": "1/tau",
+            },
+        ),
+        "n_stability_disagreements": (
+            (),
+            stability_disagreements(pts.fixed, n_unstable, n_unstable_ct),
+            {
+                "long_name": "fixed points stable under the Euler map (no |λ| > 1) but not "
+                "under the continuous-time flow (a Re λ_ct > 0), or the reverse "
+                "(-1: discrete-time architecture)",
+                "units": "1",
+            },
+        ),
         "readout": (
             ("fixed_point", "output"),
             readout,
@@ -253,6 +336,8 @@ def _dataset(
         "title": "fixed and slow points",
         "architecture": getattr(net, "name", type(net).__name__),
     }
+    if net.euler_alpha is not None:
+        attrs["euler_alpha"] = float(net.euler_alpha)
     for key, value in p.to_dict().items():
         attrs[f"param_{key}"] = int(value) if isinstance(value, bool) else value
     attrs.update(diagnostics)

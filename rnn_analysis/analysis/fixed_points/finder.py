@@ -73,9 +73,13 @@ def find_fixed_points(
         "segment"), the verification scores ``newton_residual``, ``newton_step`` and
         ``newton_distance`` (NaN without verification), ``eigenvalue_real`` /
         ``eigenvalue_imag``, ``eigenvector_real`` / ``eigenvector_imag``,
-        ``n_unstable``, ``n_marginal``, ``stable``, ``readout`` and optionally
-        ``jacobian``. Attributes: every hyperparameter as ``param_<name>``, the
-        architecture, and diagnostics: ``n_initial_states`` and ``n_expanded_states``
+        ``n_unstable``, ``n_marginal``, ``stable``, ``readout``, optionally
+        ``jacobian``, and the continuous-time view of a rate network's stability
+        (:func:`~.dataset.continuous_time_stability`): ``n_unstable_ct``,
+        ``max_real_eig_ct`` and the scalar ``n_stability_disagreements`` (-1, NaN and -1
+        for discrete-time architectures). Attributes: every hyperparameter as
+        ``param_<name>``, the architecture, ``euler_alpha`` (continuous-time
+        architectures only), and diagnostics: ``n_initial_states`` and ``n_expanded_states``
         (first pass: probe samples and noise-expanded probe states, per static input),
         ``n_conditions``, ``n_segment_seeds`` (second pass, all static inputs),
         ``n_points_optimised`` (both passes), ``adam_iterations``,
