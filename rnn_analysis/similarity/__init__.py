@@ -8,7 +8,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from rnn_analysis.similarity import cca, cka, dsa, procrustes, svcca, topology
+from rnn_analysis.similarity import (
+    cca,
+    cka,
+    dsa,
+    linearisation,
+    neighbour_signature,
+    procrustes,
+    svcca,
+    topology,
+)
 from rnn_analysis.similarity.base import (
     METRICS,
     MissingRepresentation,
@@ -23,6 +32,8 @@ __all__ = [
     "cca",
     "cka",
     "dsa",
+    "linearisation",
+    "neighbour_signature",
     "svcca",
     "topology",
     "get_metric",
