@@ -16,7 +16,12 @@ from rnn_analysis.architectures import ARCHITECTURES
 from rnn_analysis.errors import ConfigError
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.tasks import TASKS
-from rnn_analysis.training.force import Force, ForceParams, interpolate_masked_targets
+from rnn_analysis.training.force import (
+    Force,
+    ForceParams,
+    final_masked_targets,
+    interpolate_masked_targets,
+)
 from rnn_analysis.training.rule import LEARNING_RULES, TrainingContext
 from rnn_analysis.training.run import train_ensemble
 from rnn_analysis.training.stopping import StoppingParams
@@ -272,6 +277,16 @@ def test_interpolated_targets_exact_values() -> None:
     full = torch.ones(2, 3, 6)
     stacked = torch.stack([targets, targets])
     torch.testing.assert_close(interpolate_masked_targets(stacked, full), stacked)
+
+
+def test_final_target_holds_the_answer_throughout_the_trial() -> None:
+    batch = TASKS["cdi"](n_steps=6).generate(5, torch.Generator().manual_seed(0), 0.1)
+    held = final_masked_targets(batch.targets, batch.mask)[..., 0]
+    answer = batch.targets[:, -1, 0].unsqueeze(1)
+    torch.testing.assert_close(held, answer.expand(-1, 6))
+    # a trial without any masked step keeps its own targets
+    targets = torch.arange(6.0).reshape(1, 6, 1)
+    torch.testing.assert_close(final_masked_targets(targets, torch.zeros(1, 6)), targets)
 
 
 def test_rdm_interpolated_target_is_a_ramp() -> None:

@@ -58,13 +58,15 @@ class ForceParams(Hyperparameters):
     max_attempts : int, default 5
         Attempts per network; the budget is ``trials_per_attempt × max_attempts``
         trials, after which a network is ``not_converged``.
-    unmasked_target : {"interpolate", "task"}, default "interpolate"
+    unmasked_target : {"interpolate", "final", "task"}, default "interpolate"
         The target f(t) that drives the teacher and trains the readout. "interpolate":
         on masked steps the task's target; between two masked steps the linear
         interpolation of their targets; before the first and after the last masked step
         the nearest masked target (for ``rdm``: a ramp from 0 at the first step to ±1 at
-        the last; a task masked everywhere keeps its target). "task": the task's target
-        array as it is, masked or not.
+        the last; a task masked everywhere keeps its target). "final": the target of the
+        trial's last masked step on every step (for ``rdm`` and ``cdi``: the answer ±1
+        held throughout the trial, the learning-rules study's full-FORCE target and
+        hint). "task": the task's target array as it is, masked or not.
     precision : {"float64", "float32"}, default "float64"
         Floating-point type of the RLS matrices P, of the weights while they are trained
         and of the networks' states during training; the trained weights are stored in
@@ -82,7 +84,7 @@ class ForceParams(Hyperparameters):
     update_every: int = 1
     trials_per_attempt: int = 2000
     max_attempts: int = 5
-    unmasked_target: Literal["interpolate", "task"] = "interpolate"
+    unmasked_target: Literal["interpolate", "final", "task"] = "interpolate"
     precision: Literal["float64", "float32"] = "float64"
 
     def __post_init__(self) -> None:
@@ -97,12 +99,35 @@ class ForceParams(Hyperparameters):
         for key in ("update_every", "trials_per_attempt", "max_attempts"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
-        if self.unmasked_target not in ("interpolate", "task"):
+        if self.unmasked_target not in ("interpolate", "final", "task"):
             raise ValueError(
-                f"unmasked_target must be 'interpolate' or 'task', got {self.unmasked_target!r}"
+                "unmasked_target must be 'interpolate', 'final' or 'task', got "
+                f"{self.unmasked_target!r}"
             )
         if self.precision not in ("float64", "float32"):
             raise ValueError(f"precision must be 'float64' or 'float32', got {self.precision!r}")
+
+
+def final_masked_targets(targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Every step's target set to the target of the trial's last masked step (the trial's
+    answer held throughout); a trial without any masked step keeps its targets.
+
+    Parameters
+    ----------
+    targets : [..., T, O] tensor
+    mask : [..., T] tensor, nonzero where the target is defined
+
+    Returns
+    -------
+    [..., T, O] tensor of the dtype of ``targets``
+    """
+    n_steps = targets.shape[-2]
+    on = mask != 0
+    steps = torch.arange(n_steps, device=targets.device).expand_as(on)
+    last = torch.where(on, steps, -1).max(dim=-1, keepdim=True).values
+    index = torch.where(last >= 0, last.expand_as(steps), steps)
+    width = targets.shape[-1]
+    return targets.gather(-2, index.unsqueeze(-1).expand(*index.shape, width))
 
 
 def interpolate_masked_targets(targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -262,6 +287,8 @@ class Force(LearningRule):
             target = batch.targets[:, 0].to(dtype)  # [E, T, O]
             if hp.unmasked_target == "interpolate":
                 target = interpolate_masked_targets(target, batch.mask[:, 0])
+            elif hp.unmasked_target == "final":
+                target = final_masked_targets(target, batch.mask[:, 0])
             with torch.no_grad():
                 outputs, state = self._trial(student, inputs, target, p_mat, teacher, hint)
                 for i, (w_i, o_i, p_i) in frozen.items():
