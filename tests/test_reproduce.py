@@ -110,7 +110,8 @@ def test_universality_verdicts(universality_run: Path) -> None:
     shared = by_scope(findings, "topology is shared")
     assert shared == {"flipflop": [REPRODUCED], "sine": [NOT_ASSESSABLE], "cdi": [NOT_ASSESSABLE]}
     more = by_scope(findings, "geometry separates architectures more")
-    assert more["flipflop"] == [REPRODUCED] and more["cdi"] == [NOT_REPRODUCED]
+    assert more["flipflop"] == [REPRODUCED, NOT_ASSESSABLE]  # svcca, cca
+    assert more["cdi"] == [NOT_REPRODUCED, NOT_ASSESSABLE]
     linear = by_scope(findings, "linearised dynamics")
     assert linear["flipflop"] == [NOT_REPRODUCED] and linear["cdi"] == [REPRODUCED]
     assert by_scope(findings, "flip-flop: 8 stable")["flipflop"] == [REPRODUCED]  # 19/20 vs 95%

@@ -69,7 +69,7 @@ def claims_text(study: str, findings: Sequence[Finding]) -> str:
         lines.append(f"{claim}  [study: {mine[0].study}]")
         width = max(len(f.scope) for f in mine)
         for f in mine:
-            rule = f"  ({f.rule})" if f.rule else ""
+            rule = f"  [rule: {f.rule}]" if f.rule else ""
             lines.append(f"  {f.scope:<{width}}  {f.verdict:<15} {f.measured}{rule}")
         lines.append("")
     return "\n".join(lines)

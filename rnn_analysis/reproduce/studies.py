@@ -95,17 +95,18 @@ def universality(results: RunResults, params: VerdictParams) -> list[Finding]:
                 params,
             )
         )
-        out.append(
-            comparison_finding(
-                "geometry separates architectures more than topology does",
-                "individual geometry, universal topology",
-                task,
-                factors,
-                "svcca",
-                "topology",
-                "architecture",
+        for metric in GEOMETRY:
+            out.append(
+                comparison_finding(
+                    "geometry separates architectures more than topology does",
+                    "individual geometry, universal topology",
+                    task,
+                    factors,
+                    metric,
+                    "topology",
+                    "architecture",
+                )
             )
-        )
         out.append(
             shared_finding(
                 "linearised dynamics are shared across architectures",

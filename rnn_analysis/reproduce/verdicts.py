@@ -110,7 +110,7 @@ def rate_finding(
     claim: str, study: str, scope: str, rate: Rate, figure: float, params: VerdictParams
 ) -> Finding:
     """The rate rule: is the study's fraction ``figure`` inside our rate's reach?"""
-    rule = f"interval reaches the study's {figure:.0%}"
+    rule = f"the interval reaches the study's {figure:.0%}"
     if rate.n < params.min_networks:
         verdict = NOT_ASSESSABLE
         rule = f"needs >= {params.min_networks} converged networks"
@@ -182,7 +182,7 @@ def separation_finding(
         scope,
         _interval_text(metric, value, low, high, n),
         verdict,
-        f"interval above {threshold:g}",
+        f"the interval lies above {threshold:g}",
         value,
         low,
         high,
@@ -219,7 +219,7 @@ def shared_finding(
         scope,
         _interval_text(metric, value, low, high, n),
         verdict,
-        f"interval below {bound:g}",
+        f"the interval lies below {bound:g}",
         value,
         low,
         high,
@@ -256,6 +256,6 @@ def comparison_finding(
         f"silhouette {more} {a:.2f} [{a_low:.2f}, {a_high:.2f}] vs "
         f"{less} {b:.2f} [{b_low:.2f}, {b_high:.2f}]",
         verdict,
-        "disjoint intervals",
+        "the intervals are disjoint in this order",
         a - b,
     )
