@@ -21,6 +21,7 @@ from rnn_analysis.aggregate.solution_space import TYPE_COLUMNS, type_population
 from rnn_analysis.aggregate.type_prediction import training_features
 from rnn_analysis.analysis.labelled_graph import LabelledGraph
 from rnn_analysis.analysis.reduced_graph import graph_from_dataset
+from rnn_analysis.analysis.selection_summary import SUMMARY_VARIABLES as SELECTION_COLUMNS
 from rnn_analysis.config import NETWORK_AXES, AggregateParams
 from rnn_analysis.grid import format_value
 from rnn_analysis.hyperparameters import from_mapping
@@ -121,6 +122,18 @@ def _psychometric_fit(ds: xr.Dataset) -> dict[str, Any]:
     return values
 
 
+def _selection(ds: xr.Dataset) -> dict[str, Any]:
+    """The selection-vector summaries of a context task's network; NaN and False for a
+    network without them (a task without context inputs, or no analysis)."""
+    values: dict[str, Any] = {}
+    for name in SELECTION_COLUMNS:
+        if name == "selects_relevant_input":
+            values[name] = bool(ds[name]) if name in ds else False
+        else:
+            values[name] = float(ds[name]) if name in ds else np.nan
+    return values
+
+
 _SUMMARY_ATTRS = {
     "status_reason": ("why training stopped", ""),
     "iterations": ("training updates", "1"),
@@ -168,6 +181,14 @@ _SUMMARY_ATTRS = {
         "why the psychometric fit is missing or its slope capped (empty: an ordinary fit)",
         "",
     ),
+    **{
+        name: (
+            f"{text}; NaN (false) without selection vectors: a task without context "
+            "inputs, or not analysed",
+            units,
+        )
+        for name, (text, units) in SELECTION_COLUMNS.items()
+    },
     "in_similarity": (
         "network is part of the similarity matrices, MDS, factor summary and solution types",
         "1",
@@ -241,6 +262,7 @@ def summary_row(ds: xr.Dataset, path: str | Path, params: AggregateParams) -> di
         **_fixed_point_counts(ds),
         **_continuous_time_counts(ds),
         **_psychometric_fit(ds),
+        **_selection(ds),
     )
     analysed = "analysis_skipped" not in ds.attrs
     row["n_topology_nodes"] = int(ds.sizes.get("topology_node", 0)) if analysed else -1

@@ -17,6 +17,7 @@ from rnn_analysis.analysis.fixed_points import find_fixed_points
 from rnn_analysis.analysis.params import AnalysisParams
 from rnn_analysis.analysis.psychometric_fit import psychometric_fit_dataset
 from rnn_analysis.analysis.reduced_graph import reduced_dynamics_graph
+from rnn_analysis.analysis.selection_summary import context_selection, describe
 from rnn_analysis.analysis.topology import topology_graph
 from rnn_analysis.architectures import Architecture
 from rnn_analysis.grid import network_key
@@ -135,6 +136,19 @@ def analyze_network(
     fixed_points = find_fixed_points(model, states, static_inputs, fp_params)[0]
     parts = [*behaviour, probe, fixed_points]
     extra_attrs = {f"fixed_points_{k}": v for k, v in fixed_points.attrs.items()}
+
+    if params.selection_vectors:
+        selection = context_selection(
+            model,
+            fixed_points,
+            task,
+            unstable=params.selection_unstable_points,
+            tolerance=params.attractors.line_tolerance,
+        )
+        if selection is not None:
+            parts.append(selection)
+            extra_attrs.update({f"selection_{k}": v for k, v in selection.attrs.items()})
+            log(f"{folder}: {describe(selection)}")
 
     attractors = attractor_structure(
         model, fixed_points, static_inputs, params.attractors, probe_states=states

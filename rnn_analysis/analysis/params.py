@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from rnn_analysis.analysis.attractors import AttractorParams
 from rnn_analysis.analysis.fixed_points import FixedPointParams
 from rnn_analysis.analysis.reduced_graph import ReducedGraphParams
+from rnn_analysis.analysis.selection_summary import UnstablePoints
 from rnn_analysis.analysis.topology import TopologyParams
 from rnn_analysis.hyperparameters import Hyperparameters
 
@@ -35,6 +36,19 @@ class AnalysisParams(Hyperparameters):
         "interval_discrimination", "time_reproduction")
         Tasks whose networks get a reduced-dynamics graph and a solution type (the
         space-of-solutions study's tasks; every task named must have input pulses).
+    selection_vectors : bool, default True
+        For tasks with context inputs (``cdi``), the slow mode and the selection vector
+        at the fixed and slow points, and their per-network summary: how strongly each
+        context's selection vector picks its relevant sensory channel over the others
+        (:func:`~rnn_analysis.analysis.selection_summary.context_selection`). Tasks
+        without a context cue (``rdm``, ``multisensory``, the others) get none.
+    selection_unstable_points : {"none", "weak", "all"}, default "weak"
+        Fixed points with unstable modes that get a selection vector besides the stable
+        fixed points and the slow points: none; the weakly unstable ones, whose single
+        unstable mode has ``|λ| ≤ 1 + attractors.line_tolerance`` (points along an
+        approximate line attractor, whose only unstable mode is a slow one); or all
+        (also the saddles between decision attractors, whose mode closest to 1 is not an
+        integration mode).
     """
 
     evaluation_trials: int = 2000
@@ -48,6 +62,8 @@ class AnalysisParams(Hyperparameters):
         "interval_discrimination",
         "time_reproduction",
     )
+    selection_vectors: bool = True
+    selection_unstable_points: UnstablePoints = "weak"
 
     def __post_init__(self) -> None:
         if self.evaluation_trials < 1:
