@@ -75,10 +75,13 @@ def universality_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
     )
     line = np.array([True] * 5 + [False] * 15)
+    selects = np.array([True] * 19 + [False])
     write(
         results,
         "cdi",
-        summary=summary_dataset({"known_line_attractor_every_context": line}),
+        summary=summary_dataset(
+            {"known_line_attractor_every_context": line, "selects_relevant_input": selects}
+        ),
         factors=factors_dataset(
             {
                 ("svcca", "architecture"): (-0.2, -0.3, -0.1),  # does not separate
@@ -117,6 +120,7 @@ def test_universality_verdicts(universality_run: Path) -> None:
     assert by_scope(findings, "flip-flop: 8 stable")["flipflop"] == [REPRODUCED]  # 19/20 vs 95%
     assert by_scope(findings, "CDI: an approximate line")["cdi"] == [NOT_REPRODUCED]  # 5/20
     assert by_scope(findings, "sine:")["sine"] == [NOT_ASSESSABLE]
+    assert by_scope(findings, "CDI: the slow mode selects")["cdi"] == [REPRODUCED]  # 19/20
     # the measured figures carry their intervals
     rate = next(f for f in findings if f.claim.startswith("flip-flop"))
     assert rate.value == pytest.approx(0.95) and rate.low < 0.95 < rate.high + 1e-12

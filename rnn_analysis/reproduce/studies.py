@@ -144,6 +144,17 @@ def universality(results: RunResults, params: VerdictParams) -> list[Finding]:
         _rate_claim(
             results,
             params,
+            "CDI: the slow mode selects the context's relevant input (selection vectors)",
+            "in every architecture (qualitative; >= 90% taken as reference)",
+            "cdi",
+            "selects_relevant_input",
+            0.90,
+        )
+    )
+    out.append(
+        _rate_claim(
+            results,
+            params,
             "sine: a limit cycle at the cued frequency under every cue",
             "every network (>= 90%)",
             "sine",
