@@ -29,10 +29,10 @@ def test_learning_rules_study_config_is_valid() -> None:
     s = load_config(REPO / "config" / "learning_rules.yaml")
     assert {n.learning_rule for n in s.networks} == {"bptt", "genetic", "force", "hebbian"}
     assert {n.architecture for n in s.networks} == {"rate"}
-    assert len(s.networks) == 2 * 4 * 3 * 10
-    spec = s.training_spec(next(n for n in s.networks if n.learning_rule == "genetic"))
-    assert spec["learning_rule"]["population_size"] == 20
-    assert spec["stopping"]["min_updates"] == 200
+    # decision task: 4 rules × 3 noise levels; integration also × 5 numbers of contexts
+    assert len(s.networks) == (4 * 3 + 4 * 3 * 5) * 10
+    first = next(n for n in s.networks if n.learning_rule == "genetic" and n.task == "cdi")
+    assert s.training_spec(first)["learning_rule"]["population_size"] == 20
 
 
 def test_grid_expansion_and_seed_groups() -> None:

@@ -15,6 +15,7 @@ from rnn_analysis.aggregate.behaviour_types import (
     behaviour_types,
     type_agreement,
 )
+from rnn_analysis.aggregate.params import AggregateParams
 from rnn_analysis.aggregate.solution_space import type_population
 from rnn_analysis.aggregate.solution_types import (
     OTHER,
@@ -24,7 +25,6 @@ from rnn_analysis.aggregate.solution_types import (
 )
 from rnn_analysis.analysis.labelled_graph import FLOW, LabelledGraph
 from rnn_analysis.analysis.reduced_graph import graph_from_dataset, reduced_dynamics_graph
-from rnn_analysis.config import AggregateParams
 from rnn_analysis.io import load_models, read_meta
 from rnn_analysis.tasks import TASKS
 from tests.training_files import train_delayed_discrimination_grus

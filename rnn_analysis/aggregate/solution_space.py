@@ -16,10 +16,10 @@ import numpy as np
 import xarray as xr
 
 from rnn_analysis.aggregate.behaviour_types import behaviour_types, type_agreement
+from rnn_analysis.aggregate.params import AggregateParams
 from rnn_analysis.aggregate.solution_types import group_solution_types
 from rnn_analysis.aggregate.type_prediction import predict_types
 from rnn_analysis.analysis.labelled_graph import LabelledGraph
-from rnn_analysis.config import AggregateParams
 from rnn_analysis.training.rule import CONVERGED
 
 #: Summary columns filled by :func:`type_population` (empty: no type).

@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from rnn_analysis.aggregate.params import AggregateParams
 from rnn_analysis.aggregate.solution_space import TYPE_COLUMNS, type_population
 from rnn_analysis.aggregate.type_prediction import training_features
 from rnn_analysis.analysis.labelled_graph import LabelledGraph
 from rnn_analysis.analysis.reduced_graph import graph_from_dataset
 from rnn_analysis.analysis.selection_summary import SUMMARY_VARIABLES as SELECTION_COLUMNS
-from rnn_analysis.config import NETWORK_AXES, AggregateParams
+from rnn_analysis.config import NETWORK_AXES
 from rnn_analysis.grid import format_value
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import CURVE_FILE, provenance

@@ -12,6 +12,7 @@ import xarray as xr
 
 from rnn_analysis.aggregate.embedding import metric_mds
 from rnn_analysis.aggregate.factors import factor_summary, factor_table
+from rnn_analysis.aggregate.params import AggregateParams
 from rnn_analysis.aggregate.solution_space import predict_summary_types, type_population
 from rnn_analysis.aggregate.summary import (
     label_coords,
@@ -22,7 +23,6 @@ from rnn_analysis.aggregate.summary import (
     typing_inputs,
 )
 from rnn_analysis.analysis.labelled_graph import LabelledGraph
-from rnn_analysis.config import AggregateParams
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import write_netcdf
 from rnn_analysis.similarity import MissingRepresentation, SimilarityMetric
