@@ -14,13 +14,23 @@ import xarray as xr
 from rnn_analysis.config import NETWORK_AXES
 
 
+def _extra_axes(ds: xr.Dataset, dim: str) -> list[str]:
+    """Coordinates along ``dim`` marked as extra grid axes (``grid.axes``)."""
+    return sorted(
+        str(name)
+        for name, coord in ds.coords.items()
+        if coord.dims == (dim,) and coord.attrs.get("grid_axis")
+    )
+
+
 def with_grid_index(ds: xr.Dataset) -> xr.Dataset:
-    """Turn the grid-label coordinates into a MultiIndex on ``network`` (and ``network_b``)."""
+    """Turn the grid-label coordinates (the network axes, then any extra axes) into a
+    MultiIndex on ``network`` (and ``network_b``)."""
     if "network" in ds.dims and all(a in ds.coords for a in NETWORK_AXES):
-        ds = ds.set_xindex(list(NETWORK_AXES))
+        ds = ds.set_xindex([*NETWORK_AXES, *_extra_axes(ds, "network")])
     b_axes = [f"{a}_b" for a in NETWORK_AXES]
     if "network_b" in ds.dims and all(a in ds.coords for a in b_axes):
-        ds = ds.set_xindex(b_axes)
+        ds = ds.set_xindex([*b_axes, *_extra_axes(ds, "network_b")])
     return ds
 
 

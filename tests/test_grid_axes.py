@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 
 from rnn_analysis.config import Sweep
+from rnn_analysis.datasets import open_dataset
 from rnn_analysis.errors import ConfigError
 from rnn_analysis.grid import network_key
 from tests.conftest import deep_update, snakemake, write_config
@@ -260,6 +261,10 @@ def test_extra_axes_become_folders_coordinates_and_factors(axes_sweep: Path) -> 
         assert int(factors["n_groups"].sel(factor="hidden_size")) == 2
         assert np.isfinite(factors["silhouette"].sel(factor="hidden_size").values).any()
     assert (results / "figures/flipflop/mds_cca.png").is_file()
+    indexed = open_dataset(results / "aggregate/flipflop/similarity.nc")
+    assert "hidden_size" in indexed.indexes["network"].names
+    picked = indexed.sel(network={"architecture": "gru", "hidden_size": 8.0})
+    assert picked.sizes["network"] == 2
 
 
 @pytest.mark.slow

@@ -57,7 +57,10 @@ def label_coords(rows: Sequence[Mapping[str, Any]], dim: str, suffix: str = "") 
         coords[f"{name}{suffix}"] = (
             dim,
             values,
-            {"long_name": f"grid axis {name} (missing: does not apply to the cell)"},
+            {
+                "long_name": f"grid axis {name} (missing: does not apply to the cell)",
+                "grid_axis": 1,
+            },
         )
     coords[f"network_key{suffix}"] = (dim, np.array([row["network"] for row in rows], dtype=str))
     coords[f"status{suffix}"] = (dim, np.array([row["status"] for row in rows], dtype=str))
