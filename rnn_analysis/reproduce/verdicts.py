@@ -152,6 +152,45 @@ def _available(factors: xr.Dataset | None, metric: str, factor: str) -> str:
     return ""
 
 
+def _threshold_finding(
+    claim: str,
+    study: str,
+    scope: str,
+    factors: xr.Dataset | None,
+    metric: str,
+    factor: str,
+    threshold: float,
+    above: bool,
+) -> Finding:
+    """Reproduced when the silhouette's interval lies wholly above ``threshold`` (``above``)
+    or wholly below it, not reproduced when it lies wholly on the other side, not
+    assessable when it straddles it or is undefined."""
+    why = _available(factors, metric, factor)
+    if why:
+        return not_assessable(claim, study, scope, why)
+    value, low, high = _silhouette(factors, metric, factor)
+    n = int(factors["n_networks"].sel(metric=metric))
+    if not all(np.isfinite([value, low, high])):
+        verdict = NOT_ASSESSABLE
+    elif (low > threshold) if above else (high < threshold):
+        verdict = REPRODUCED
+    elif (high <= threshold) if above else (low >= threshold):
+        verdict = NOT_REPRODUCED
+    else:
+        verdict = NOT_ASSESSABLE
+    return Finding(
+        claim,
+        study,
+        scope,
+        _interval_text(metric, value, low, high, n),
+        verdict,
+        f"the interval lies {'above' if above else 'below'} {threshold:g}",
+        value,
+        low,
+        high,
+    )
+
+
 def separation_finding(
     claim: str,
     study: str,
@@ -162,30 +201,8 @@ def separation_finding(
     params: VerdictParams,
 ) -> Finding:
     """The separates rule on the factor summary's silhouette of ``factor`` under ``metric``."""
-    why = _available(factors, metric, factor)
-    if why:
-        return not_assessable(claim, study, scope, why)
-    value, low, high = _silhouette(factors, metric, factor)
-    n = int(factors["n_networks"].sel(metric=metric))
-    threshold = params.separation
-    if not np.isfinite(value) or not (np.isfinite(low) and np.isfinite(high)):
-        verdict = NOT_ASSESSABLE
-    elif low > threshold:
-        verdict = REPRODUCED
-    elif high <= threshold:
-        verdict = NOT_REPRODUCED
-    else:
-        verdict = NOT_ASSESSABLE
-    return Finding(
-        claim,
-        study,
-        scope,
-        _interval_text(metric, value, low, high, n),
-        verdict,
-        f"the interval lies above {threshold:g}",
-        value,
-        low,
-        high,
+    return _threshold_finding(
+        claim, study, scope, factors, metric, factor, params.separation, above=True
     )
 
 
@@ -199,30 +216,8 @@ def shared_finding(
     params: VerdictParams,
 ) -> Finding:
     """The shared rule: the silhouette of ``factor`` under ``metric`` shows no structure."""
-    why = _available(factors, metric, factor)
-    if why:
-        return not_assessable(claim, study, scope, why)
-    value, low, high = _silhouette(factors, metric, factor)
-    n = int(factors["n_networks"].sel(metric=metric))
-    bound = params.no_structure
-    if not (np.isfinite(value) and np.isfinite(low) and np.isfinite(high)):
-        verdict = NOT_ASSESSABLE
-    elif high < bound:
-        verdict = REPRODUCED
-    elif low >= bound:
-        verdict = NOT_REPRODUCED
-    else:
-        verdict = NOT_ASSESSABLE
-    return Finding(
-        claim,
-        study,
-        scope,
-        _interval_text(metric, value, low, high, n),
-        verdict,
-        f"the interval lies below {bound:g}",
-        value,
-        low,
-        high,
+    return _threshold_finding(
+        claim, study, scope, factors, metric, factor, params.no_structure, above=False
     )
 
 
