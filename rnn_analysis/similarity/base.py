@@ -278,18 +278,7 @@ class SimilarityMetric(ABC, Generic[P]):
         ndarray
             float64 [n, n], zero diagonal, entries in [0, 1].
         """
-        prepared = self._prepare_all(self.validate(representations))
-        n = len(prepared)
-        if n < 2:
-            return np.zeros((n, n))
-        if log is not None:
-            self._progress = PairProgress(self.name, n * (n - 1) // 2, log)
-        try:
-            upper = self._upper_triangle(prepared, resolve_device(device))
-        finally:
-            self._progress = None
-        upper = np.triu(np.clip(upper, 0.0, 1.0), k=1)
-        return upper + upper.T
+        return self.cross(self._prepare_all(self.validate(representations)), device=device, log=log)
 
     def _prepare_all(self, arrays: list[NDArray[np.float64]]) -> list[P]:
         prepared = []
@@ -306,14 +295,85 @@ class SimilarityMetric(ABC, Generic[P]):
         if self._progress is not None:
             self._progress.advance(pairs)
 
+    def cross(
+        self,
+        a: Sequence[P],
+        b: Sequence[P] | None = None,
+        *,
+        device: str | torch.device | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> NDArray[np.float64]:
+        """Distances between prepared items (see :meth:`prepare`): one tile of a matrix.
+
+        Parameters
+        ----------
+        a, b
+            Prepared items of two blocks of networks; ``b`` ``None`` compares ``a``
+            with itself.
+        device, log
+            As for :meth:`pairwise`.
+
+        Returns
+        -------
+        ndarray
+            float64 in [0, 1]: [n_a, n_b] between the blocks, or, without ``b``, the
+            symmetric [n_a, n_a] matrix with a zero diagonal.
+        """
+        a = list(a)
+        n_a = len(a)
+        n_b = n_a if b is None else len(b)
+        total = n_a * (n_a - 1) // 2 if b is None else n_a * n_b
+        if total == 0:
+            return np.zeros((n_a, n_b))
+        if log is not None:
+            self._progress = PairProgress(self.name, total, log)
+        dev = resolve_device(device)
+        try:
+            if b is None:
+                values = self._upper_triangle(a, dev)
+            elif type(self)._upper_triangle is not SimilarityMetric._upper_triangle:
+                # a metric that batches whole matrices: the [a, b] block of a + b
+                values = self._upper_triangle(a + list(b), dev)[:n_a, n_a:]
+            else:
+                rows, cols = np.divmod(np.arange(n_a * n_b), n_b)
+                values = self._pairs(a + list(b), rows, cols + n_a, dev).reshape(n_a, n_b)
+        finally:
+            self._progress = None
+        values = np.clip(values, 0.0, 1.0)
+        if b is not None:
+            return values
+        upper = np.triu(values, k=1)
+        return upper + upper.T
+
+    def _pairs(
+        self,
+        prepared: list[P],
+        rows: NDArray[np.int64],
+        cols: NDArray[np.int64],
+        device: torch.device,
+    ) -> NDArray[np.float64]:
+        """Distances between ``prepared[rows[k]]`` and ``prepared[cols[k]]`` for every k.
+
+        The default calls :meth:`distance` per pair; metrics that compute lists of pairs
+        at once override it (and get :meth:`_upper_triangle` and :meth:`cross` from it),
+        metrics that compute whole matrices at once override :meth:`_upper_triangle`.
+        """
+        out = np.zeros(len(rows))
+        done = 0
+        for k, (i, j) in enumerate(zip(rows, cols, strict=True)):
+            out[k] = self.distance(prepared[i], prepared[j])
+            if k + 1 - done >= 1000:
+                self._advance(k + 1 - done)
+                done = k + 1
+        self._advance(len(rows) - done)
+        return out
+
     def _upper_triangle(self, prepared: list[P], device: torch.device) -> NDArray[np.float64]:
         """[n, n] array whose strict upper triangle holds the distances."""
         n = len(prepared)
+        rows, cols = np.triu_indices(n, k=1)
         out = np.zeros((n, n))
-        for i in range(n):
-            for j in range(i + 1, n):
-                out[i, j] = self.distance(prepared[i], prepared[j])
-            self._advance(n - i - 1)
+        out[rows, cols] = self._pairs(prepared, rows, cols, device)
         return out
 
 
