@@ -13,7 +13,7 @@ import torch
 import xarray as xr
 from numpy.typing import NDArray
 
-from rnn_analysis.similarity import dsa
+from rnn_analysis.similarity import dsa, vector_fields
 from rnn_analysis.similarity.base import METRICS, MissingRepresentation
 from rnn_analysis.similarity.dsa import (
     DSA,
@@ -395,13 +395,13 @@ def test_identical_networks_skip_the_search(
 ) -> None:
     x, y = rnn_trajectories(rng), rnn_trajectories(rng)
     searched: list[int] = []
-    search = dsa._search
+    search = vector_fields._search
 
     def spy(a: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
         searched.append(a.shape[0])
         return search(a, *args, **kwargs)
 
-    monkeypatch.setattr(dsa, "_search", spy)
+    monkeypatch.setattr(vector_fields, "_search", spy)
     d = DSA().pairwise([x, y, x])
     assert d[0, 2] == 0.0
     assert d[0, 1] > 1e-3
