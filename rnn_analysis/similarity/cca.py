@@ -8,10 +8,11 @@ from numpy.typing import NDArray
 
 from rnn_analysis.similarity.base import METRICS, AttrValue, SimilarityMetric, centre
 from rnn_analysis.similarity.batched import nuclear_norm, pairwise_reduce
+from rnn_analysis.similarity.factorisation import Factorisation, FactorisedMetric, FactorTerms
 
 
 @METRICS.register("cca")
-class CCA(SimilarityMetric[NDArray[np.float64]]):
+class CCA(SimilarityMetric[NDArray[np.float64]], FactorisedMetric):
     """CCA distance, ``1 - mean canonical correlation``.
 
     The canonical correlations of two centred representations are the cosines
@@ -39,6 +40,7 @@ class CCA(SimilarityMetric[NDArray[np.float64]]):
     name = "cca"
     long_name = "CCA distance (1 - mean canonical correlation)"
     units = "1"
+    factor_reduction = "nuclear"
 
     def __init__(self, *, rtol: float = 1e-10) -> None:
         if not 0.0 <= rtol < 1.0:
@@ -64,3 +66,23 @@ class CCA(SimilarityMetric[NDArray[np.float64]]):
         ranks = np.array([q.shape[1] for q in prepared])
         rho_sum = pairwise_reduce(prepared, nuclear_norm, device, on_pairs=self._advance)
         return 1.0 - rho_sum / np.minimum(ranks[:, None], ranks[None, :])
+
+    def factor_columns(self, s: NDArray[np.float64]) -> int:
+        """Number of leading singular directions compared, from the singular values."""
+        return int(np.count_nonzero(s > self.rtol * s[0]))
+
+    def factor_terms(self, f: Factorisation) -> FactorTerms:
+        """Weight 1 on the compared columns of ``f.u``; the scale is their number."""
+        k = self.factor_columns(f.s)
+        weights = np.zeros(len(f.s))
+        weights[:k] = 1.0
+        return FactorTerms(weights, float(k))
+
+    def factor_finish(
+        self,
+        reduced: NDArray[np.float64],
+        scale_a: NDArray[np.float64],
+        scale_b: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """``1 - sum of canonical correlations / min(k_a, k_b)``."""
+        return 1.0 - reduced / np.minimum(scale_a, scale_b)

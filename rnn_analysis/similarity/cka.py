@@ -10,6 +10,12 @@ from numpy.typing import NDArray
 
 from rnn_analysis.similarity.base import METRICS, SimilarityMetric, centre
 from rnn_analysis.similarity.batched import pairwise_reduce, squared_frobenius
+from rnn_analysis.similarity.factorisation import (
+    Factorisation,
+    FactorisedMetric,
+    FactorTerms,
+    unit_weights,
+)
 
 
 class CKAPrepared(NamedTuple):
@@ -29,7 +35,7 @@ class CKAPrepared(NamedTuple):
 
 
 @METRICS.register("cka")
-class CKA(SimilarityMetric[CKAPrepared]):
+class CKA(SimilarityMetric[CKAPrepared], FactorisedMetric):
     """Linear CKA distance, ``1 - CKA`` (Kornblith et al. 2019).
 
     On centred representations ``Ya``, ``Yb``::
@@ -45,6 +51,7 @@ class CKA(SimilarityMetric[CKAPrepared]):
     name = "cka"
     long_name = "linear CKA distance (1 - linear CKA)"
     units = "1"
+    factor_reduction = "squared_frobenius"
 
     def prepare(self, x: NDArray[np.float64]) -> CKAPrepared:
         """Centre the data and compute ``||Y.T @ Y||_F``."""
@@ -66,3 +73,18 @@ class CKA(SimilarityMetric[CKAPrepared]):
             [p.data for p in prepared], squared_frobenius, device, on_pairs=self._advance
         )
         return 1.0 - cross / (norms[:, None] * norms[None, :])
+
+    def factor_terms(self, f: Factorisation) -> FactorTerms:
+        """Weights ``s / ||s||`` (CKA is invariant to the scale); the scale is
+        ``||weights²||``, the norm ``||Yᵀ Y||_F`` of the rescaled data."""
+        weights = unit_weights(f)
+        return FactorTerms(weights, float(np.linalg.norm(weights**2)))
+
+    def factor_finish(
+        self,
+        reduced: NDArray[np.float64],
+        scale_a: NDArray[np.float64],
+        scale_b: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """``1 - ||Sa M Sb||_F² / (||sa²|| ||sb²||)``."""
+        return 1.0 - reduced / (scale_a * scale_b)

@@ -46,7 +46,11 @@ class SVCCA(CCA):
     def prepare(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """Orthonormal basis [n_samples, k] of the leading principal components."""
         u, s, _ = np.linalg.svd(centre(x), full_matrices=False)
+        return u[:, : self.factor_columns(s)]
+
+    def factor_columns(self, s: NDArray[np.float64]) -> int:
+        """Number of leading principal components kept, from the singular values."""
         s = s[s > self.rtol * s[0]]
         explained = np.cumsum(s**2) / np.sum(s**2)
         k = int(np.searchsorted(explained, self.variance_fraction * (1 - 1e-12)) + 1)
-        return u[:, : min(k, len(s))]
+        return min(k, len(s))
