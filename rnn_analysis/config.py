@@ -83,8 +83,16 @@ class JobParams(Hyperparameters):
         a rerun) resumes from its last checkpoint. 0 keeps none. Not part of any
         network's spec: changing it retrains nothing.
     aggregate_gpus : int, default 0
-        GPUs requested per ``aggregate`` job (its batched pair computations use one
-        when ``aggregate.device`` is "auto" or "cuda").
+        GPUs requested per ``aggregate`` and ``aggregate_tile`` job (their batched pair
+        computations use one when ``aggregate.device`` is "auto" or "cuda").
+    tile_threads : int, default 1
+    tile_mem_mb : int, default 4000
+    tile_runtime : int, default 120
+        Requests of each ``aggregate_tile`` job (one pair of blocks of
+        ``aggregate.tile_networks`` networks: it holds the two blocks' factorisations,
+        about n_samples × n_units × 4 bytes per network) and ``aggregate_block`` job
+        (prepares one block). With tiles, the ``aggregate`` job only merges them: it
+        holds the task's distance matrices, 8 bytes × networks² per metric.
     """
 
     seeds_per_job: int = 2
@@ -100,6 +108,9 @@ class JobParams(Hyperparameters):
     aggregate_mem_mb: int = 4000
     aggregate_runtime: int = 60
     aggregate_gpus: int = 0
+    tile_threads: int = 1
+    tile_mem_mb: int = 4000
+    tile_runtime: int = 120
     checkpoint_minutes: float = 10.0
 
     def __post_init__(self) -> None:

@@ -13,8 +13,14 @@ from typing import Any
 import pytest
 import torch
 import yaml
+from threadpoolctl import threadpool_limits
 
 from tests.slurm_cluster import LocalSlurmCluster, pid_alive, start_cluster_or_skip
+
+# NumPy's BLAS would start one thread per core beside torch's; on a loaded machine the
+# two oversubscribe the cores (an SVD of 2 ms then takes a second). Pipeline jobs limit
+# BLAS to their threads (``cli.run_logged``); the tests' own process does the same.
+_BLAS_THREADS = threadpool_limits(limits=1, user_api="blas")
 
 REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPO / "Snakefile"

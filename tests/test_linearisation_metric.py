@@ -8,7 +8,7 @@ import torch
 import xarray as xr
 from numpy.typing import NDArray
 
-from rnn_analysis.aggregate.task import pairwise_matrix
+from rnn_analysis.aggregate.tiles import compare_analyses
 from rnn_analysis.analysis.fixed_points import FixedPointParams, find_fixed_points
 from rnn_analysis.analysis.fixed_points.dataset import eig_sorted
 from rnn_analysis.similarity import METRICS, MissingRepresentation, get_metric
@@ -275,7 +275,6 @@ def test_modes_beyond_the_state_size_and_mode_counts() -> None:
 
 
 def test_pairwise_matrix_of_analyses(rng) -> None:
-    metric = LinearisationDistance()
     analyses = []
     jacs = []
     for n in (2, 5, 7):
@@ -284,14 +283,9 @@ def test_pairwise_matrix_of_analyses(rng) -> None:
         analyses.append(analysis(jac, rng.standard_normal((n, 2)), rng.integers(0, 2, n)))
     analyses.append(rotated(rng, analyses[1], jacs[1]))
     analyses.append(analyses[0].drop_vars("eigenvalue_imag"))
-    reps: list = []
-    for ds in analyses:
-        try:
-            reps.append(metric.representation(ds))
-        except MissingRepresentation:
-            reps.append(None)
-    d, reasons = pairwise_matrix(metric, reps, [f"n{i}" for i in range(5)], "cpu", print)
-    assert reasons == ["", "", "", "", "missing"]
+    compared = compare_analyses(analyses, {"metrics": ["linearisation"]}, log=print)
+    d, reasons = compared.matrices["linearisation"], compared.reasons["linearisation"]
+    assert reasons[:4] == ["", "", "", ""] and "eigenvalue_imag" in reasons[4]
     d = d[:4, :4]
     np.testing.assert_array_equal(d, d.T)
     np.testing.assert_array_equal(np.diag(d), 0.0)

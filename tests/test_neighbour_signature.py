@@ -9,7 +9,7 @@ import xarray as xr
 from numpy.typing import NDArray
 from scipy.spatial.distance import jensenshannon
 
-from rnn_analysis.aggregate.task import pairwise_matrix
+from rnn_analysis.aggregate.tiles import compare_analyses
 from rnn_analysis.analysis.fixed_points import FixedPointParams, find_fixed_points
 from rnn_analysis.similarity import METRICS, MissingRepresentation, get_metric
 from rnn_analysis.similarity.neighbour_signature import (
@@ -288,22 +288,21 @@ def test_pairwise_matrix_of_analyses(rng, divergence: str) -> None:
     analyses = [separated(), interleaved()] + [random_network(rng, 8 + i) for i in range(5)]
     analyses.append(moved(rng, analyses[2]))
     analyses.append(xr.Dataset(attrs={"analysis_skipped": "diverged"}))
-    reps: list = []
-    for ds in analyses:
-        try:
-            reps.append(metric.representation(ds))
-        except MissingRepresentation:
-            reps.append(None)
-    keys = [f"net{i}" for i in range(len(reps))]
-    d, reasons = pairwise_matrix(metric, reps, keys, "cpu", lambda _: None)
-    assert reasons[-1] == "missing" and np.isnan(d[-1]).all()
+    options = {
+        "metrics": ["neighbour_signature"],
+        "metric_options": {"neighbour_signature": {"divergence": divergence}},
+    }
+    compared = compare_analyses(analyses, options, log=lambda _: None)
+    d, reasons = compared.matrices["neighbour_signature"], compared.reasons["neighbour_signature"]
+    assert reasons[-1] != "" and np.isnan(d[-1]).all()
+    reps = [metric.representation(ds) for ds in analyses[:-1]]
     d = d[:-1, :-1]
     np.testing.assert_array_equal(d, d.T)
     np.testing.assert_array_equal(np.diag(d), 0.0)
     assert ((d >= 0) & (d <= 1)).all()
     assert d[2, -1] == 0.0
     assert d[0, 1] == 1.0
-    prepared = [metric.prepare(r) for r in metric.validate(reps[:-1])]
+    prepared = [metric.prepare(r) for r in metric.validate(reps)]
     for i in range(len(prepared)):
         for j in range(len(prepared)):
             assert d[i, j] == pytest.approx(metric.distance(prepared[i], prepared[j]), abs=1e-12)

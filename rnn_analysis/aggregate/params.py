@@ -36,6 +36,16 @@ class AggregateParams(Hyperparameters):
         Keep networks that met the criterion before training (status ``trivial``) there.
     device : {"auto", "cpu", "cuda"}, default "auto"
         Where the batched pair computations run; "auto" uses a GPU when the job has one.
+    tile_networks : int, default 500
+        Networks per block of a task's pairwise comparison. A task of more networks is
+        compared in tiles, one job per pair of blocks (``aggregate_block`` prepares each
+        block once, ``aggregate_tile`` compares two blocks, ``aggregate`` merges the
+        tiles); with at most this many networks the ``aggregate`` job compares them
+        itself. Changing it reruns the comparison, not the analyses.
+    factor_dtype : {"float32", "float64"}, default "float32"
+        Precision in which each network's factorisation for the geometry metrics (CCA,
+        SVCCA, CKA, Procrustes) is stored and multiplied; distances agree with float64
+        to 1e-5 (see :mod:`rnn_analysis.similarity.factorisation`).
     factors : list of str, default ["architecture", "learning_rule", "noise"] and the extra axes
         Grid axes whose separation of the networks the factor summary measures (and
         that colour the MDS figures). Left out of the config, every extra axis of
@@ -72,6 +82,8 @@ class AggregateParams(Hyperparameters):
     include_not_converged: bool = False
     include_trivial: bool = False
     device: str = "auto"
+    tile_networks: int = 500
+    factor_dtype: str = "float32"
     factors: tuple[str, ...] = ("architecture", "learning_rule", "noise")
     bootstrap_samples: int = 1000
     confidence: float = 0.95
@@ -85,6 +97,10 @@ class AggregateParams(Hyperparameters):
             raise ValueError(f"metrics: repeated names in {list(self.metrics)!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if isinstance(self.tile_networks, bool) or self.tile_networks < 2:
+            raise ValueError(f"tile_networks must be an integer >= 2, got {self.tile_networks!r}")
+        if self.factor_dtype not in ("float32", "float64"):
+            raise ValueError(f"factor_dtype must be float32 or float64, got {self.factor_dtype!r}")
         for factor in self.factors:
             if not isinstance(factor, str) or not factor.isidentifier():
                 raise ValueError(f"factors: {factor!r} is not the name of a grid axis")

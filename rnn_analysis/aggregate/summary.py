@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -288,9 +289,59 @@ def summary_row(ds: xr.Dataset, path: str | Path, params: AggregateParams) -> di
         if str(name).startswith(EXTRAPOLATION_FEATURE_PREFIX) and var.ndim == 0
     }
     row["training"] = training_features(Path(path).parent / CURVE_FILE)
-    usable = "probe_hidden" in ds and bool(np.isfinite(ds["probe_hidden"].values).all())
-    row["in_similarity"] = bool(usable and params.includes(row["status"]))
+    row["in_similarity"] = in_similarity(ds, params)
     return row
+
+
+def in_similarity(ds: xr.Dataset, params: AggregateParams) -> bool:
+    """Whether a network's analysis enters the comparisons: finite probe activity and
+    a training status that ``params`` includes (see :meth:`AggregateParams.includes`)."""
+    usable = "probe_hidden" in ds and bool(np.isfinite(ds["probe_hidden"].values).all())
+    return bool(usable and params.includes(ds.attrs["status"]))
+
+
+@dataclass
+class SummaryRows:
+    """Summary rows of networks and what typing them needs.
+
+    Attributes
+    ----------
+    rows
+        One :func:`summary_row` per network, in grid order.
+    graphs, profiles
+        Reduced-dynamics graphs and extrapolation profiles by row index, where present
+        (:func:`typing_inputs`).
+    """
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    graphs: dict[int, LabelledGraph] = field(default_factory=dict)
+    profiles: dict[int, xr.DataArray] = field(default_factory=dict)
+
+    def extend(self, other: SummaryRows) -> None:
+        """Append ``other``'s networks after these."""
+        offset = len(self.rows)
+        self.rows.extend(other.rows)
+        self.graphs.update({offset + i: g for i, g in other.graphs.items()})
+        self.profiles.update({offset + i: p for i, p in other.profiles.items()})
+
+
+def read_rows(
+    analyses: Sequence[str | Path],
+    task: str,
+    params: AggregateParams,
+    on_compared: Callable[[str, xr.Dataset], None] | None = None,
+) -> SummaryRows:
+    """Read every analysis into its summary row; ``on_compared(key, ds)`` is called for
+    each network that enters the comparisons (:func:`in_similarity`)."""
+    out = SummaryRows()
+    for path in analyses:
+        ds = read_analysis(path, task)
+        row = summary_row(ds, path, params)
+        typing_inputs(ds, len(out.rows), out.graphs, out.profiles)
+        if row["in_similarity"] and on_compared is not None:
+            on_compared(row["network"], ds)
+        out.rows.append(row)
+    return out
 
 
 def typing_inputs(

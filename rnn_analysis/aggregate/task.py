@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,68 +14,21 @@ from rnn_analysis.aggregate.factors import factor_summary, factor_table
 from rnn_analysis.aggregate.params import AggregateParams
 from rnn_analysis.aggregate.solution_space import predict_summary_types, type_population
 from rnn_analysis.aggregate.summary import (
+    SummaryRows,
     label_coords,
     provenance_attrs,
-    read_analysis,
+    read_rows,
     summary_dataset,
-    summary_row,
-    typing_inputs,
 )
-from rnn_analysis.analysis.labelled_graph import LabelledGraph
+from rnn_analysis.aggregate.tiles import (
+    BlockBuilder,
+    assemble,
+    compare_blocks,
+    read_block_rows,
+    read_tiles,
+)
 from rnn_analysis.hyperparameters import from_mapping
 from rnn_analysis.io import write_netcdf
-from rnn_analysis.similarity import MissingRepresentation, SimilarityMetric
-
-
-def _network_keys_in(message: str, keys: Sequence[str]) -> str:
-    """Replace ``network <i>`` (an index into ``keys``) by the network's key."""
-    return re.sub(r"network (\d+)", lambda m: f"network {keys[int(m.group(1))]}", message)
-
-
-def pairwise_matrix(
-    metric: SimilarityMetric[Any],
-    representations: Sequence[Any],
-    keys: Sequence[str],
-    device: str,
-    log: Callable[[str], None] = print,
-) -> tuple[np.ndarray, list[str]]:
-    """All pairwise distances of one metric; networks it cannot compare get NaN.
-
-    Parameters
-    ----------
-    metric
-        The metric.
-    representations
-        One per network, ``None`` where the network lacks what the metric compares.
-    keys
-        The networks' keys, for messages.
-    device
-        Where batched pair computations run.
-
-    Returns
-    -------
-    matrix : ndarray
-        [n, n]; rows and columns of networks left out are NaN.
-    reasons : list of str
-        Per network, why it was left out ("" if compared).
-    """
-    n = len(representations)
-    reasons = ["" if r is not None else "missing" for r in representations]
-    while True:
-        keep = [i for i in range(n) if not reasons[i]]
-        try:
-            sub = metric.pairwise([representations[i] for i in keep], device=device, log=log)
-            break
-        except ValueError as err:
-            found = re.match(r"network (\d+): (.*)", str(err), flags=re.S)
-            if found is None:
-                raise ValueError(f"{metric.name}: {_network_keys_in(str(err), keys)}") from err
-            bad = keep[int(found.group(1))]
-            reasons[bad] = found.group(2)
-            log(f"{metric.name}: leaving out {keys[bad]}: {found.group(2)}")
-    matrix = np.full((n, n), np.nan)
-    matrix[np.ix_(keep, keep)] = sub
-    return matrix, reasons
 
 
 def aggregate_task(
@@ -87,38 +39,57 @@ def aggregate_task(
     summary_out: str | Path,
     factors_out: str | Path | None = None,
     log: Callable[[str], None] = print,
+    tiles: Sequence[str | Path] | None = None,
+    blocks: Sequence[str | Path] | None = None,
 ) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
     """Summarise and compare every analysed network of ``task``; write the datasets.
+
+    Parameters
+    ----------
+    analyses
+        The task's analysis files, in grid order (read when no ``tiles`` are given).
+    tiles, blocks
+        A task compared in tiles: its tile files
+        (:func:`~rnn_analysis.aggregate.tiles.compare_block_files`, one per pair of
+        blocks) and its blocks' summary-row files
+        (:func:`~rnn_analysis.aggregate.tiles.prepare_block`), in block order. Without
+        them the analyses are read here and compared as one block.
 
     Returns the similarity dataset (one (network, network_b) matrix and one 2-D MDS
     embedding per metric), the per-network summary and the factor summary.
     """
     params = from_mapping(AggregateParams, options, "aggregate")
     metrics = {name: params.metric(name) for name in params.metrics}
-    rows: list[dict[str, Any]] = []
-    representations: dict[str, list[Any]] = {name: [] for name in metrics}
-    missing: dict[str, dict[str, str]] = {name: {} for name in metrics}
-    graphs: dict[int, LabelledGraph] = {}
-    profiles: dict[int, xr.DataArray] = {}
-    for path in analyses:
-        ds = read_analysis(path, task)
-        row = summary_row(ds, path, params)
-        typing_inputs(ds, len(rows), graphs, profiles)
-        if row["in_similarity"]:
-            for name, metric in metrics.items():
-                try:
-                    representations[name].append(metric.representation(ds))
-                except MissingRepresentation as err:
-                    representations[name].append(None)
-                    missing[name][row["network"]] = str(err)
-        rows.append(row)
+    if tiles is None:
+        builder = BlockBuilder(task, 0, params, log)
+        collected = read_rows(analyses, task, params, builder.add)
+        for name, n in builder.missing.items():
+            if n:
+                log(f"{task}: {name}: {n} network(s) lack its input")
+        tile_data = [compare_blocks(builder.block, None, params, log=log)]
+    else:
+        if not blocks:
+            raise ValueError(f"{task}: tiles given without the blocks' summary rows")
+        collected = SummaryRows()
+        for path in blocks:
+            collected.extend(read_block_rows(path))
+        tile_data = read_tiles(tiles)
+        log(f"{task}: {len(tile_data)} tiles of {len(blocks)} blocks read")
+    rows, graphs, profiles = collected.rows, collected.graphs, collected.profiles
     chosen = [row for row in rows if row["in_similarity"]]
     log(f"{task}: {len(rows)} networks, {len(chosen)} in the similarity matrices")
+    assembled = assemble(tile_data, list(metrics))
+    keys = [row["network"] for row in chosen]
+    if assembled.keys != keys:
+        raise ValueError(
+            f"{task}: the tiles hold {len(assembled.keys)} networks but {len(keys)} networks "
+            "enter the comparisons; the tiles are out of date: delete them to compute them "
+            "again"
+        )
     types = type_population(rows, graphs, profiles, params, log)
     summary = summary_dataset(task, rows, params, types)
     meta = provenance_attrs(task, params)
 
-    keys = [row["network"] for row in chosen]
     similarity = xr.Dataset(
         coords={**label_coords(chosen, "network"), **label_coords(chosen, "network_b", "_b")}
     )
@@ -129,15 +100,10 @@ def aggregate_task(
         )
     not_compared = np.full((len(metrics), len(chosen)), "", dtype=object)
     for m, (name, metric) in enumerate(metrics.items()):
-        if missing[name]:
-            log(f"{task}: {name}: {len(missing[name])} network(s) lack its input")
-        log(f"{task}: {name} over {len(chosen)} networks")
-        matrix, reasons = pairwise_matrix(metric, representations[name], keys, params.device, log)
-        for i, reason in enumerate(reasons):
-            not_compared[m, i] = missing[name].get(keys[i], reason)
+        not_compared[m] = assembled.reasons[name]
         similarity[name] = (
             ("network", "network_b"),
-            matrix,
+            assembled.matrices[name],
             metric.attrs(),
         )
         similarity[f"mds_{name}"] = metric_mds(similarity[name])

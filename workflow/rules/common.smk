@@ -15,6 +15,7 @@ envvars:
 
 from snakemake.exceptions import WorkflowError
 
+from rnn_analysis.aggregate.blocks import block_pairs, block_slice, n_blocks
 from rnn_analysis.config import Network, Sweep
 from rnn_analysis.report.targets import example_candidates, has_psychometric_set
 from rnn_analysis.errors import ConfigError
@@ -41,6 +42,9 @@ wildcard_constraints:
     cell=r"[A-Za-z0-9_]+/[A-Za-z0-9_]+/[A-Za-z0-9_]+/noise[0-9.eE+-]+(?:/[A-Za-z0-9_.+=,-]+)?",
     seed="[0-9]+",
     task="[A-Za-z0-9_]+",
+    block="[0-9]+",
+    row="[0-9]+",
+    column="[0-9]+",
 
 
 def network_of(wildcards, seed=None):
@@ -53,6 +57,63 @@ def network_of(wildcards, seed=None):
 
 def network_folder(network):
     return f"{RESULTS}/networks/{network.key}"
+
+
+_TASK_NETWORKS = {task: SWEEP.networks_of_task(task) for task in SWEEP.tasks}
+TILE_NETWORKS = SWEEP.aggregate.tile_networks
+
+
+def task_networks(task):
+    """The networks of a task, in grid order."""
+    if task not in _TASK_NETWORKS:
+        raise WorkflowError(f"{task!r} is not a task of the configured grid")
+    return _TASK_NETWORKS[task]
+
+
+def task_blocks(task):
+    """How many blocks of aggregate.tile_networks networks a task's comparison has."""
+    return n_blocks(len(task_networks(task)), TILE_NETWORKS)
+
+
+def task_tiles(task):
+    """A task's tile files (none when its networks fit one block)."""
+    count = task_blocks(task)
+    if count == 1:
+        return []
+    return [f"{RESULTS}/aggregate/{task}/tiles/tile{i}-{j}.nc" for i, j in block_pairs(count)]
+
+
+def task_block_rows(task):
+    """A task's blocks' summary-row files (none when its networks fit one block)."""
+    count = task_blocks(task)
+    if count == 1:
+        return []
+    return [f"{RESULTS}/aggregate/{task}/blocks/rows{i}.pkl" for i in range(count)]
+
+
+def merge_inputs(task, name):
+    """The files ``name`` of every network of a task, when its comparison is one block."""
+    if task_blocks(task) > 1:
+        return []
+    return [f"{network_folder(n)}/{name}" for n in task_networks(task)]
+
+
+def _block_networks(wildcards):
+    networks = task_networks(wildcards.task)
+    block = int(wildcards.block)
+    if not 0 <= block < n_blocks(len(networks), TILE_NETWORKS):
+        raise WorkflowError(f"task {wildcards.task} has no block {block}")
+    return networks[block_slice(block, TILE_NETWORKS)]
+
+
+def block_analyses(wildcards):
+    """The analyses of one block of a task's networks."""
+    return [f"{network_folder(n)}/analysis.nc" for n in _block_networks(wildcards)]
+
+
+def block_training(wildcards):
+    """The training curves of one block of a task's networks."""
+    return [f"{network_folder(n)}/training.nc" for n in _block_networks(wildcards)]
 
 
 def print_overview():
@@ -102,7 +163,7 @@ def _psychometric_analyses(wildcards):
             f"task {wildcards.task!r} has no psychometric set; psychometric curves exist for "
             f"{', '.join(PSYCHOMETRIC_TASKS) or 'no task of this sweep'}"
         )
-    return [f"{network_folder(n)}/analysis.nc" for n in SWEEP.networks_of_task(wildcards.task)]
+    return [f"{network_folder(n)}/analysis.nc" for n in task_networks(wildcards.task)]
 
 
 def _solution_type_analyses(wildcards):
@@ -111,4 +172,4 @@ def _solution_type_analyses(wildcards):
             f"task {wildcards.task!r} has no reduced-dynamics graphs (analysis.reduced_graph_tasks: "
             f"{', '.join(SWEEP.analysis.reduced_graph_tasks) or 'none'})"
         )
-    return [f"{network_folder(n)}/analysis.nc" for n in SWEEP.networks_of_task(wildcards.task)]
+    return [f"{network_folder(n)}/analysis.nc" for n in task_networks(wildcards.task)]

@@ -76,7 +76,7 @@ rule figures_fixed_points:
     input:
         lambda w: [
             f"{network_folder(n)}/analysis.nc"
-            for n in example_candidates(SWEEP.networks_of_task(w.task))
+            for n in example_candidates(task_networks(w.task))
         ],
     output:
         report(
@@ -100,7 +100,7 @@ rule figures_fixed_points:
 
 rule figures_training:
     input:
-        lambda w: [f"{network_folder(n)}/training.nc" for n in SWEEP.networks_of_task(w.task)],
+        lambda w: [f"{network_folder(n)}/training.nc" for n in task_networks(w.task)],
     output:
         report(
             f"{FIGURES}/training.png",
@@ -113,7 +113,7 @@ rule figures_training:
     benchmark:
         f"{RESULTS}/benchmarks/figures/{{task}}/training.tsv"
     params:
-        networks=lambda w: [n.labels() for n in SWEEP.networks_of_task(w.task)],
+        networks=lambda w: [n.labels() for n in task_networks(w.task)],
     resources:
         **FIGURE_RESOURCES,
     localrule: True

@@ -10,4 +10,6 @@ with run_logged(snakemake.log[0], snakemake.threads) as log:  # noqa: F821
         snakemake.output.summary,  # noqa: F821
         snakemake.output.factors,  # noqa: F821
         log=log,
+        tiles=list(snakemake.input.tiles) or None,  # noqa: F821
+        blocks=list(snakemake.input.blocks) or None,  # noqa: F821
     )
