@@ -8,6 +8,12 @@ construction) and its ratio between the two sizes, measured side by side in one 
 then the same sizes with two extra axes (``architectures.*.hidden_size`` and
 ``learning_rules.bptt.learning_rate``) in place of the noise levels -- the same cells,
 seeds and jobs -- and the ratio of the two grid shapes at each size.
+
+All networks belong to one task (flip-flop), compared in tiles of
+``aggregate.tile_networks`` (500 by default: 2 blocks and 3 tiles at 1,000 networks,
+20 blocks and 210 tiles at 10,000); the last lines time the same grids with one block
+(``tile_networks`` above the number of networks, no tile jobs) side by side, and give
+the ratio.
 """
 
 from __future__ import annotations
@@ -28,13 +34,18 @@ LEARNING_RATES = [1.0e-3, 2.0e-3, 5.0e-3, 1.0e-2, 2.0e-2]
 
 
 def grid(
-    n_networks: int, seeds_per_job: int = 10, noises: int | None = None, axes: bool = False
+    n_networks: int,
+    seeds_per_job: int = 10,
+    noises: int | None = None,
+    axes: bool = False,
+    tiles: bool = True,
 ) -> dict:
     """The default config over 5 architectures × ``noises`` noise levels × enough seeds.
 
     With ``axes``, the noise levels give way to two extra axes with as many cells:
     ``architectures.*.hidden_size`` (32, 64) × ``learning_rules.bptt.learning_rate``
     (``noises / 2`` values), one noise level; the seeds, cells and jobs stay the same.
+    Without ``tiles``, the task is compared in one block (no tile jobs).
     """
     if noises is None:
         noises = 10 if n_networks >= 10_000 else 2
@@ -50,6 +61,8 @@ def grid(
             "learning_rules.bptt.learning_rate": LEARNING_RATES[: max(1, noises // 2)],
         }
     config["jobs"] = {**config.get("jobs", {}), "seeds_per_job": seeds_per_job}
+    if not tiles:
+        config["aggregate"] = {**config.get("aggregate", {}), "tile_networks": n_networks + 1}
     return config
 
 
@@ -78,8 +91,8 @@ def snakemake_dry_run(config: dict, *args: str) -> subprocess.CompletedProcess:
         )
 
 
-def dry_run(n_networks: int, axes: bool = False) -> tuple[float, int]:
-    config = grid(n_networks, axes=axes)
+def dry_run(n_networks: int, axes: bool = False, tiles: bool = True) -> tuple[float, int]:
+    config = grid(n_networks, axes=axes, tiles=tiles)
     start = time.perf_counter()
     proc = snakemake_dry_run(config, "--quiet", "rules")
     elapsed = time.perf_counter() - start
@@ -106,6 +119,12 @@ def main() -> None:
             )
     for n in sizes:
         print(f"{n} networks: extra axes / cell axes only: x{times[n, True] / times[n, False]:.2f}")
+    for n in sizes:
+        elapsed, jobs = dry_run(n, tiles=False)
+        print(
+            f"{n:>6} networks, one block (no tiles): {jobs:>6} jobs, dry run {elapsed:6.1f} s; "
+            f"with tiles / without: x{times[n, False] / elapsed:.2f}"
+        )
 
 
 if __name__ == "__main__":
