@@ -324,3 +324,9 @@ def test_tiled_aggregate_functions_equal_the_untiled_one(tiny_sweep: Path, tmp_p
         np.testing.assert_allclose(
             merged[name].values, whole[name].values, rtol=0, atol=1e-6, err_msg=name
         )
+
+
+def test_a_block_with_no_compared_network_assembles_to_empty_matrices() -> None:
+    params = AggregateParams(metrics=("cka", "fixed_point_signature"))
+    empty = tiled([], params, 2)
+    assert empty.keys == [] and empty.matrices["cka"].shape == (0, 0)

@@ -70,7 +70,10 @@ def test_dry_run_large_grid(tmp_path: Path) -> None:
     text = proc.stdout + proc.stderr
     assert re.search(r"analyze\s+10000", text), text[-3000:]
     assert re.search(r"train_seeds_0_9\s+100", text)
-    assert re.search(r"total\s+11007", text)
+    # the 10,000 networks of the task compared in blocks of 500: 20 blocks, 210 tiles
+    assert re.search(r"aggregate_block\s+20\b", text)
+    assert re.search(r"aggregate_tile\s+210\b", text)
+    assert re.search(r"total\s+11237", text)
 
 
 @pytest.mark.parametrize(

@@ -487,7 +487,7 @@ def assemble(tiles: Sequence[xr.Dataset], metrics: Sequence[str]) -> Assembled:
                     if not reasons[name][k]:
                         reasons[name][k] = why
     for name in metrics:
-        out = np.array([bool(r) for r in reasons[name]])
+        out = np.array([bool(r) for r in reasons[name]], dtype=bool)
         matrices[name][out, :] = np.nan
         matrices[name][:, out] = np.nan
         np.fill_diagonal(matrices[name], np.where(out, np.nan, 0.0))
