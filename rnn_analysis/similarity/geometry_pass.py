@@ -368,9 +368,10 @@ def geometry_distances(
     :meth:`~rnn_analysis.similarity.base.SimilarityMetric.pairwise` to rounding
     (``1e-10`` or better). With float32 storage the cross products carry absolute
     errors of about ``1e-7``, which move CCA, SVCCA and CKA distances by about as
-    much (at most ``3e-7`` measured). A Procrustes angle ``θ`` from a nuclear norm
-    with error ``δ`` is off by ``δ / sin θ``: pairs below 0.25 rad are recomputed from
-    float64 products of the stored factors, and those below 0.03 rad by the chord
+    much (at most ``3.3e-7``, for CKA, over 1,000 synthetic networks of 64 units). A
+    Procrustes angle ``θ`` from a nuclear norm with error ``δ`` is off by
+    ``δ / sin θ``: pairs below 0.25 rad are recomputed from float64 products of the
+    stored factors, and those below 0.03 rad by the chord
     formula of :meth:`~rnn_analysis.similarity.procrustes.Procrustes.distance` on
     ``U S / ||s||`` in float64 (see
     :data:`~rnn_analysis.similarity.procrustes.FACTOR_EXACT_BELOW`), about 1 ms per
